@@ -1,0 +1,159 @@
+"""Schedule checks and the transition integrations a schedule implies.
+
+The deck's rules become checks that run before any simulation: a lab never runs two LIS at
+once, so no unit may order in Millennium before its lab switches; a unit's order/result switch
+is not before its own go-live; pause and rollback events do not overlap. Where a schedule is
+legal but needs short-lived integrations (a lab on its new LIS still taking orders from a legacy
+client; units not yet live reading results from Millennium), :func:`integrations` lists them
+with their length, since the deck wants them avoided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sim.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from sim.scenario import LoadedScenario
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A transition integration: who talks to whom, from when to when."""
+
+    kind: str
+    lab: str
+    sites: tuple[str, ...]
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def describe(self) -> str:
+        what = {
+            "legacy_orders_to_new_lis": "lab {lab} on its new LIS takes orders from legacy clients",
+            "new_results_to_legacy_record": "units not yet live read lab {lab}'s results from Millennium",
+        }[self.kind].format(lab=self.lab)
+        return f"{what}: {self.start} to {self.end} ({self.days} days), sites {', '.join(self.sites)}"
+
+
+def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
+    """Errors and warnings about the resolved schedule, located at the fields concerned."""
+    s, doc = sc.model, sc.doc
+    out: list[Diagnostic] = []
+
+    def add(msg: str, path: tuple, severity: str = "error") -> None:
+        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        out.append(Diagnostic(msg, doc.mark(path), field, severity))
+
+    start, end = s.horizon.start, s.horizon.end
+    for i, site in enumerate(s.sites):
+        d = sc.site_dates[site.id]
+        if d.ros_switch < d.lab_switch:
+            add(
+                f"order/result switch {d.ros_switch} is before lab {site.lab!r} switches LIS on "
+                f"{d.lab_switch}: the lab would run two LIS at once",
+                ("sites", i, "ros_switch"),
+            )
+        if d.ros_switch < d.go_live and not s.policies.allow_ros_before_go_live:
+            add(
+                f"order/result switch {d.ros_switch} is before the site's go-live {d.go_live} "
+                "(set policies.allow_ros_before_go_live to permit)",
+                ("sites", i, "ros_switch"),
+            )
+        for fld, value in (("go_live", d.go_live), ("ros_switch", d.ros_switch)):
+            if not start <= value <= end:
+                add(f"{value} is outside the horizon {start}..{end}", ("sites", i, fld), "warning")
+    for i, lab in enumerate(s.labs):
+        when = sc.lab_dates[lab.id]
+        if not start <= when <= end:
+            add(f"{when} is outside the horizon {start}..{end}", ("labs", i, "lis_switch"), "warning")
+        if not any(site.lab == lab.id for site in s.sites):
+            add(f"lab {lab.id!r} has no sites sending to it", ("labs", i, "id"), "warning")
+    out += _event_checks(sc)
+    return out
+
+
+def _event_sites(sc: LoadedScenario, ev) -> set[str]:
+    return set(ev.sites) | {site.id for site in sc.model.sites if site.area in ev.areas}
+
+
+def _event_checks(sc: LoadedScenario) -> list[Diagnostic]:
+    s, doc = sc.model, sc.doc
+    out: list[Diagnostic] = []
+    end = s.horizon.end
+    spans = [
+        (i, ev, _event_sites(sc, ev), ev.date, ev.until or end)
+        for i, ev in enumerate(s.events)
+        if ev.type in ("pause", "rollback")
+    ]
+    for a, b in ((a, b) for n, a in enumerate(spans) for b in spans[n + 1 :]):
+        shared = a[2] & b[2]
+        if shared and a[3] <= b[4] and b[3] <= a[4]:
+            out.append(
+                Diagnostic(
+                    f"{b[1].type} overlaps events[{a[0]}] ({a[1].type} {a[3]}..{a[4]}) "
+                    f"for {', '.join(sorted(shared)[:5])}",
+                    doc.mark(("events", b[0], "date")),
+                    f"events[{b[0]}].date",
+                )
+            )
+    site_by_id = {site.id: site for site in s.sites}
+    for i, ev, sites, first, _last in spans:
+        if ev.type != "rollback":
+            continue
+        for site_id in sorted(sites):
+            site = site_by_id[site_id]
+            lab_switch = sc.lab_dates[site.lab]
+            covered = _event_sites(sc, ev) >= {x.id for x in s.sites if x.lab == site.lab}
+            if lab_switch <= first and not covered:
+                out.append(
+                    Diagnostic(
+                        f"rollback returns {site_id!r} to legacy ordering while lab {site.lab!r} "
+                        "stays on its new LIS for other sites: the lab would run two LIS at once",
+                        doc.mark(("events", i, "date")),
+                        f"events[{i}]",
+                    )
+                )
+                break
+    for i, ev in enumerate(s.events):
+        if ev.type != "legacy_lock":
+            continue
+        targets = _event_sites(sc, ev) or {site.id for site in s.sites}
+        for site in s.sites:
+            if site.id in targets and site.legacy_client == ev.system:
+                ros = sc.site_dates[site.id].ros_switch
+                if ros > ev.date:
+                    out.append(
+                        Diagnostic(
+                            f"locks {ev.system!r} on {ev.date} while {site.id!r} still orders labs "
+                            f"in it until {ros}",
+                            doc.mark(("events", i, "date")),
+                            f"events[{i}].date",
+                        )
+                    )
+    return out
+
+
+def integrations(sc: LoadedScenario) -> list[Integration]:
+    """Transition integrations implied by the schedule, per lab and kind."""
+    out: list[Integration] = []
+    for lab in sc.model.labs:
+        switch = sc.lab_dates[lab.id]
+        sites = [site for site in sc.model.sites if site.lab == lab.id]
+        late_orders = [x for x in sites if sc.site_dates[x.id].ros_switch > switch]
+        if late_orders:
+            last = max(sc.site_dates[x.id].ros_switch for x in late_orders)
+            ids = tuple(x.id for x in late_orders)
+            out.append(Integration("legacy_orders_to_new_lis", lab.id, ids, switch, last))
+        not_live = [x for x in sites if sc.site_dates[x.id].go_live > switch]
+        if not_live:
+            last = max(sc.site_dates[x.id].go_live for x in not_live)
+            ids = tuple(x.id for x in not_live)
+            out.append(Integration("new_results_to_legacy_record", lab.id, ids, switch, last))
+    return out

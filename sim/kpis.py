@@ -1,0 +1,70 @@
+"""Key performance indicators: each defined once, with its unit, meaning and threshold.
+
+Every table, chart and comparison names KPIs from this registry, and scenarios may only set
+thresholds for names listed here. ``docs/kpis.md`` documents the same list for readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A replication-level indicator; lower is better unless ``higher_is_better``."""
+
+    name: str
+    unit: str
+    definition: str
+    threshold: float
+    higher_is_better: bool = False
+
+
+KPIS: dict[str, Kpi] = {
+    k.name: k
+    for k in [
+        Kpi(
+            "late_abnormal",
+            "results",
+            "abnormal or critical results signed after the site kind's late threshold, "
+            "or still unsigned past it at the horizon",
+            threshold=500,
+        ),
+        Kpi(
+            "orphans",
+            "results",
+            "results that arrived where nobody watches them (locked legacy inbox, lost "
+            "reroute) and so were never signed",
+            threshold=1,
+        ),
+        Kpi(
+            "late_abnormal_peak_site_week",
+            "results",
+            "largest number of late abnormal results at one site in one ISO week",
+            threshold=10,
+        ),
+        Kpi(
+            "backlog_peak",
+            "results",
+            "largest end-of-day count of unsigned results over all sites together",
+            threshold=5000,
+        ),
+        Kpi("overtime_hours", "staff hours", "overtime worked in signing sessions", 2000),
+        Kpi(
+            "dual_system_hours",
+            "staff hours",
+            "time spent switching between the legacy and the Millennium inbox",
+            threshold=1000,
+        ),
+        Kpi(
+            "extra_staff_hours",
+            "staff hours",
+            "dual-system, lookup, back-entry, migration, relabelling and chase hours",
+            threshold=20000,
+        ),
+    ]
+}
+
+
+def known_kpis() -> list[str]:
+    return list(KPIS)

@@ -1,0 +1,318 @@
+"""The scenario format: what a planner may write, checked field by field.
+
+Pydantic v2 models with unknown keys rejected, so a typo is an error and never a silently
+ignored setting. Cross-references (a site's lab, kind and area; distribution names) are checked
+later in :mod:`sim.scenario`, where the source marks are at hand. ``cutover schema`` prints the
+JSON Schema of :class:`Scenario` for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.dates import parse_rule
+
+
+class Strict(BaseModel):
+    """Base for every scenario model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+DistRef = Annotated[str, Field(description="name of a distribution in the library")]
+
+
+def _check_rule(value: Any) -> Any:
+    parse_rule(value)
+    return value
+
+
+DateOrRule = Annotated[
+    dt.date | str,
+    AfterValidator(_check_rule),
+    Field(description="a date YYYY-MM-DD or a rule such as 'lab_switch - window'"),
+]
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Horizon(Strict):
+    """Simulated period, whole days, Europe/Stockholm wall clock."""
+
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Horizon:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Area(Strict):
+    id: Id
+    name: str
+
+
+class TestCategory(Strict):
+    """A family of analyses with its own turnaround and abnormal/critical shares."""
+
+    id: Id
+    share: Share = Field(description="share of orders in this category")
+    turnaround: DistRef = Field(description="lab turnaround time distribution (hours)")
+    abnormal_share: Share
+    critical_share: Share = Field(description="share of results that are critical")
+    due_hours: Positive = Field(description="a result not back by then becomes a chase task")
+
+
+class Lab(Strict):
+    """A laboratory with its LIS switch and analytic capacity."""
+
+    id: Id
+    name: str
+    area: str
+    lis_switch: DateOrRule
+    legacy_lis: str = "legacy LIS"
+    capacity_per_hour: Positive = Field(description="analyses the lab can complete per hour")
+    switch_downtime_hours: NonNeg = 8.0
+    productivity_dip: Share = Field(0.3, description="capacity lost right after the switch")
+    dip_recovery_days: Positive = 14.0
+    lid_continuity: bool = Field(True, description="lab ID numbers continue across the switch")
+    manual_matching_share: Share = Field(
+        0.05, description="share of in-flight samples needing manual matching without LID"
+    )
+
+
+class LegacySystem(Strict):
+    """A system Millennium replaces; locked read-only per site, or kept until all are live."""
+
+    id: Id
+    name: str
+    roles: list[Literal["record", "order_result", "care_planning", "other"]]
+    locks: Literal["per_site", "when_all_live", "never"] = "per_site"
+    note: str = ""
+
+
+class Session(Strict):
+    """A recurring inbox session: wall-clock start and length."""
+
+    at: str = Field(description="HH:MM, Europe/Stockholm")
+    minutes: Annotated[int, Field(gt=0, le=24 * 60)]
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        if not _CLOCK.match(v):
+            raise ValueError(f"expected HH:MM, got {v!r}")
+        return v
+
+
+class SiteKind(Strict):
+    """Defaults shared by all sites of one kind (health centre, hospital unit, ...)."""
+
+    setting: Literal["primary", "inpatient", "rehab", "habilitation"]
+    sessions: list[Session]
+    session_days: Literal["working", "all"] = "working"
+    late_threshold_hours: Positive = Field(description="an abnormal result later than this is late")
+    critical_threshold_hours: Positive = 2.0
+    weekday_profile: list[NonNeg] = Field(
+        default_factory=lambda: [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        min_length=7,
+        max_length=7,
+        description="relative order volume Monday..Sunday",
+    )
+    holiday_factor: NonNeg = Field(0.0, description="volume on a public holiday, relative")
+    order_hours: tuple[int, int] = Field((8, 17), description="orders are placed in [from, to)")
+    inputs: dict[str, DistRef] = Field(
+        default_factory=dict, description="per-kind overrides of the scenario's input roles"
+    )
+
+
+class Site(Strict):
+    """A unit, or a group of similar units declared once with ``count``."""
+
+    id: Id
+    name: str
+    kind: str
+    area: str
+    lab: str
+    stage: int | None = None
+    count: Annotated[int, Field(ge=1)] = 1
+    provider: Literal["public", "private_vgr_it", "private_own_system"] = "public"
+    legacy_record: str
+    legacy_client: str
+    go_live: DateOrRule
+    ros_switch: DateOrRule = "lab_switch"
+    orders_per_day: Positive | str = Field(
+        description="mean lab orders per site on a full day, or a distribution name whose "
+        "median is used"
+    )
+    signers: Positive = Field(description="staff signing results in each session, per site")
+    staff: Annotated[int, Field(ge=1)] = Field(description="headcount per site (training, PAL)")
+    records: Annotated[int, Field(ge=0)] = Field(0, description="patient records listed (PAL)")
+    note: str = ""
+
+
+class Event(Strict):
+    """A schedule event beyond the sites' own dates: a lock, a pause or a rollback."""
+
+    type: Literal["legacy_lock", "pause", "rollback"]
+    date: dt.date
+    until: dt.date | None = None
+    sites: list[str] = Field(default_factory=list)
+    areas: list[str] = Field(default_factory=list)
+    system: str | None = Field(None, description="legacy system (legacy_lock only)")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _shape(self) -> Event:
+        if self.until is not None and self.until < self.date:
+            raise ValueError(f"until ({self.until}) is before date ({self.date})")
+        if self.type == "legacy_lock" and not self.system:
+            raise ValueError("a legacy_lock event names the system it locks")
+        if self.type != "legacy_lock" and self.system:
+            raise ValueError(f"'system' applies to legacy_lock events, not {self.type}")
+        if not self.sites and not self.areas and self.type != "legacy_lock":
+            raise ValueError(f"a {self.type} event names the sites or areas it affects")
+        return self
+
+
+class LockPolicy(Strict):
+    """What happens to results of legacy orders still outstanding when the client locks."""
+
+    mode: Literal["drain", "reroute", "lost"] = "drain"
+    drain_days: NonNeg = Field(28.0, description="legacy inbox stays readable this long")
+    reroute_capacity_per_day: NonNeg = Field(200.0, description="central queue, results/day")
+    reroute_minutes_per_result: Positive = 5.0
+
+
+class VolumeReduction(Strict):
+    """Planned reduction of elective volume around a site's go-live."""
+
+    share: Share = 0.2
+    days_before: NonNeg = 2
+    days_after: NonNeg = 14
+
+
+class Policies(Strict):
+    coexistence_window_days: NonNeg = Field(
+        28, description="the 'window' in date rules: weeks of dual signing before a lab switch"
+    )
+    lock: LockPolicy = Field(default_factory=LockPolicy)
+    overtime_cap_hours_per_week: NonNeg = Field(4.0, description="per signer")
+    allow_ros_before_go_live: bool = False
+    volume_reduction: VolumeReduction = Field(default_factory=VolumeReduction)
+    cutover_downtime_hours: NonNeg = 4.0
+    paper_matching_error_share: Share = 0.01
+    lookup_share_at_go_live: Share = Field(0.3, description="tasks needing a legacy jump-out")
+    lookup_half_life_days: Positive = 45.0
+
+
+class LearningCurve(Strict):
+    initial_multiplier: Annotated[float, Field(ge=1.0)] = 2.0
+    time_constant_days: Positive = 21.0
+
+
+class Staffing(Strict):
+    training_hours: NonNeg = Field(16.0, description="per staff member, before go-live")
+    training_weeks: Positive = 4.0
+    learning_curve: LearningCurve = Field(default_factory=LearningCurve)
+    super_users_per_10_staff: NonNeg = 1.0
+    super_user_speedup: Share = Field(
+        0.3, description="share of the learning time constant removed at 1 super user per 10"
+    )
+    absence_share: Share = 0.08
+    extra_signers: dict[str, float] = Field(
+        default_factory=dict, description="extra signers per site, by site kind"
+    )
+
+
+class InfoSet(Strict):
+    name: str
+    rows_per_site: NonNeg
+    machine_migrated: bool = True
+
+
+class Migration(Strict):
+    breakpoint_rows: Annotated[int, Field(ge=0)] = 3000
+    info_sets: list[InfoSet] = Field(default_factory=list)
+    manual_days_before_go_live: Positive = 21.0
+    validation_hours_per_site: NonNeg = 6.0
+    pal_migrated: bool = False
+    relabel_days_after_go_live: Positive = 30.0
+    reserve_numbers_per_site: NonNeg = 5.0
+
+
+class Sweep(Strict):
+    """Variants generated from parameter lists: a full grid and/or zipped lists."""
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Sweep:
+        lengths = {len(v) for v in self.zip.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"zipped lists must have equal lengths, got {sorted(lengths)}")
+        for name, values in {**self.grid, **self.zip}.items():
+            if not values:
+                raise ValueError(f"{name}: empty list of values")
+        return self
+
+
+INPUT_ROLES: dict[str, str] = {
+    "review_time": "signing a normal result (seconds)",
+    "abnormal_action_time": "acting on an abnormal result (minutes)",
+    "chase_time": "chasing an overdue result (minutes)",
+    "switch_cost": "switching to the other system's inbox, per session (minutes)",
+    "lookup_time": "a jump-out lookup in a locked legacy system (minutes)",
+    "back_entry_time": "entering a paper order after downtime (seconds)",
+    "manual_matching_delay": "delay of a sample matched by hand at a LIS switch (hours)",
+    "relabel_time": "relabelling one record's responsible doctor (seconds)",
+    "manual_migration_time": "migrating one row by hand (seconds)",
+    "reserve_number_time": "issuing a new national reserve number (minutes)",
+}
+
+
+class Scenario(Strict):
+    """A whole cutover: organisation, schedule, staffing, policies, inputs and variants."""
+
+    name: Id
+    title: str = ""
+    description: str = ""
+    extends: str | list[str] | None = Field(None, description="base file(s), merged first")
+    seed: Annotated[int, Field(ge=0)] = 20201104
+    distribution_library: str = Field(
+        "../distributions", description="folder of distribution YAML files, relative to this file"
+    )
+    horizon: Horizon
+    areas: list[Area]
+    labs: list[Lab]
+    test_categories: list[TestCategory]
+    systems: list[LegacySystem]
+    site_kinds: dict[str, SiteKind]
+    sites: list[Site]
+    events: list[Event] = Field(default_factory=list)
+    policies: Policies = Field(default_factory=Policies)
+    staffing: Staffing = Field(default_factory=Staffing)
+    migration: Migration = Field(default_factory=Migration)
+    inputs: dict[str, DistRef] = Field(description="input role -> distribution name")
+    kpi_thresholds: dict[str, float] = Field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sweep: Sweep | None = None
+
+    @field_validator("test_categories")
+    @classmethod
+    def _shares(cls, cats: list[TestCategory]) -> list[TestCategory]:
+        total = sum(c.share for c in cats)
+        if cats and abs(total - 1.0) > 1e-6:
+            raise ValueError(f"category shares must add up to 1, got {total:g}")
+        return cats
