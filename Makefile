@@ -19,12 +19,12 @@ demo: $(STAMP)
 	$(VENV)/bin/cutover timeline scenarios/fvm-2020.yaml --variant window-4w
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check sim tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sim tests benchmarks
-	$(VENV)/bin/ruff format --check sim tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -36,10 +36,13 @@ class Integration:
 
     def describe(self) -> str:
         what = {
-            "legacy_orders_to_new_lis": "lab {lab} on its new LIS takes orders from legacy clients",
-            "new_results_to_legacy_record": "units not yet live read lab {lab}'s results from Millennium",
+            "legacy_orders_to_new_lis": "lab {lab} on its new LIS takes legacy-client orders",
+            "new_results_to_legacy_record": "units not yet live read lab {lab}'s results "
+            "from Millennium",
         }[self.kind].format(lab=self.lab)
-        return f"{what}: {self.start} to {self.end} ({self.days} days), sites {', '.join(self.sites)}"
+        return (
+            f"{what}: {self.start} to {self.end} ({self.days} days), sites {', '.join(self.sites)}"
+        )
 
 
 def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
@@ -48,7 +51,9 @@ def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
     def add(msg: str, path: tuple, severity: str = "error") -> None:
-        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(
+            ".[", "["
+        )
         out.append(Diagnostic(msg, doc.mark(path), field, severity))
 
     start, end = s.horizon.start, s.horizon.end
@@ -72,7 +77,11 @@ def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
     for i, lab in enumerate(s.labs):
         when = sc.lab_dates[lab.id]
         if not start <= when <= end:
-            add(f"{when} is outside the horizon {start}..{end}", ("labs", i, "lis_switch"), "warning")
+            add(
+                f"{when} is outside the horizon {start}..{end}",
+                ("labs", i, "lis_switch"),
+                "warning",
+            )
         if not any(site.lab == lab.id for site in s.sites):
             add(f"lab {lab.id!r} has no sites sending to it", ("labs", i, "id"), "warning")
     out += _event_checks(sc)

@@ -22,8 +22,7 @@ from sim.errors import Diagnostic, ExitCode, ScenarioError
 from sim.scenario import LoadedScenario, load_doc, load_scenario, variant_patches
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario, "
-    "66 missing input file."
+    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario, 66 missing input file."
 )
 
 app = typer.Typer(

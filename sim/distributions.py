@@ -243,7 +243,9 @@ class _SpecBase(BaseModel):
             except ValidationError as exc:
                 reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
                 shown = ", ".join(f"{k}={_g(v)}" for k, v in point.items())
-                raise ValueError(f"range corner ({shown}) gives an invalid spec: {reason}") from None
+                raise ValueError(
+                    f"range corner ({shown}) gives an invalid spec: {reason}"
+                ) from None
         return self
 
 
@@ -483,9 +485,7 @@ class EmpiricalSpec(_SpecBase):
             return None
         values = info.data.get("values")
         if values is not None and len(weights) != len(values):
-            raise ValueError(
-                f"weights has {len(weights)} entries but values has {len(values)}"
-            )
+            raise ValueError(f"weights has {len(weights)} entries but values has {len(values)}")
         if any(w < 0 for w in weights):
             raise ValueError("weights must be non-negative")
         if not sum(weights) > 0:

@@ -92,9 +92,6 @@ class LoadedScenario:
 def load_doc(path: Path, _stack: tuple[Path, ...] = ()) -> Doc:
     """Read a scenario file and everything it ``extends``, merged (maps merge, lists replace)."""
     real = path.resolve()
-    if real in _stack:
-        chain = " -> ".join(p.name for p in (*_stack, real))
-        raise ScenarioError([Diagnostic(f"extends cycle: {chain}", Mark(str(path), 1, 1))])
     doc = parse(read_text(path), str(path))
     if not isinstance(doc.data, dict):
         raise ScenarioError(
@@ -107,11 +104,20 @@ def load_doc(path: Path, _stack: tuple[Path, ...] = ()) -> Doc:
         bases = [bases]
     if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
         raise ScenarioError(
-            [Diagnostic("expected a file name or a list of them", doc.mark(("extends",)), "extends")]
+            [
+                Diagnostic(
+                    "expected a file name or a list of them", doc.mark(("extends",)), "extends"
+                )
+            ]
         )
     merged: Doc | None = None
     for base in bases:
         base_path = path.parent / base
+        if base_path.resolve() in (*_stack, real):
+            chain = " -> ".join(p.name for p in (*_stack, real, base_path.resolve()))
+            raise ScenarioError(
+                [Diagnostic(f"extends cycle: {chain}", doc.mark(("extends",)), "extends")]
+            )
         if not base_path.is_file():
             raise ScenarioError(
                 [Diagnostic(f"base file not found: {base_path}", doc.mark(("extends",)), "extends")]
@@ -167,7 +173,11 @@ def _apply_patch(doc: Doc, patch: dict[str, Any], origin: PathT, errors: list) -
         except KeyError as exc:
             errors.append(Diagnostic(str(exc.args[0]), mark, format_path((*origin, key))))
             continue
-        sub = {p[len(origin) + 1 :]: m for p, m in doc.marks.items() if p[: len(origin) + 1] == (*origin, key)}
+        sub = {
+            p[len(origin) + 1 :]: m
+            for p, m in doc.marks.items()
+            if p[: len(origin) + 1] == (*origin, key)
+        }
         over = Doc(value, sub | {(): mark} if mark else sub)
         doc = merge(doc, over, path)
     return doc
@@ -258,26 +268,30 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> PathT:
     out: list[str | int] = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        in_dict = isinstance(cur, dict) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_dict or in_list:
             cur = cur[part]
         else:
-            if isinstance(cur, dict) and isinstance(part, str) and not out[-1:] == [part]:
+            if isinstance(cur, dict) and isinstance(part, str) and out[-1:] != [part]:
                 out.append(part)  # a missing required field: name it
             break
         out.append(part)
     return tuple(out)
 
 
-def pydantic_diagnostics(exc: ValidationError, doc: Doc, model: type[BaseModel]) -> list[Diagnostic]:
+def pydantic_diagnostics(
+    exc: ValidationError, doc: Doc, model: type[BaseModel]
+) -> list[Diagnostic]:
     """Turn pydantic errors into located diagnostics, merging union alternatives."""
     grouped: dict[PathT, list[str]] = {}
     for err in exc.errors(include_url=False):
         loc = err["loc"]
         if err["type"] == "extra_forbidden":
             path = tuple(loc)
-            msg = f"unknown key {loc[-1]!r}" + _did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1]))
+            msg = f"unknown key {loc[-1]!r}" + _did_you_mean(
+                str(loc[-1]), _fields_at(model, loc[:-1])
+            )
         elif err["type"] == "missing":
             path = _data_path(doc.data, loc)
             msg = "required field is missing"
@@ -296,7 +310,9 @@ def pydantic_diagnostics(exc: ValidationError, doc: Doc, model: type[BaseModel])
 def load_library(folder: Path, mark: Mark | None) -> tuple[dict[str, DistributionSpec], list]:
     """Read every ``*.yaml`` in the distribution library; names must be unique."""
     if not folder.is_dir():
-        return {}, [Diagnostic(f"distribution library not found: {folder}", mark, "distribution_library")]
+        return {}, [
+            Diagnostic(f"distribution library not found: {folder}", mark, "distribution_library")
+        ]
     library: dict[str, DistributionSpec] = {}
     errors: list[Diagnostic] = []
     for file in sorted(folder.glob("*.yaml")):
@@ -306,7 +322,9 @@ def load_library(folder: Path, mark: Mark | None) -> tuple[dict[str, Distributio
             errors.extend(exc.diagnostics)
             continue
         if not isinstance(doc.data, dict):
-            errors.append(Diagnostic("expected a mapping of named distributions", Mark(str(file), 1, 1)))
+            errors.append(
+                Diagnostic("expected a mapping of named distributions", Mark(str(file), 1, 1))
+            )
             continue
         for name, spec in doc.data.items():
             if name in library:
@@ -318,7 +336,9 @@ def load_library(folder: Path, mark: Mark | None) -> tuple[dict[str, Distributio
                 sub = Doc(spec, {p[1:]: m for p, m in doc.marks.items() if p[:1] == (name,)})
                 for d in _library_diagnostics(exc, sub):
                     errors.append(
-                        Diagnostic(d.message, d.mark or doc.mark((name,)), f"{name}.{d.field}".rstrip("."))
+                        Diagnostic(
+                            d.message, d.mark or doc.mark((name,)), f"{name}.{d.field}".rstrip(".")
+                        )
                     )
     return library, errors
 
@@ -328,7 +348,9 @@ def _library_diagnostics(exc: ValidationError, doc: Doc) -> list[Diagnostic]:
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _FAMILY_TAGS)]
         path = _data_path(doc.data, loc)
-        out.append(Diagnostic(err["msg"].removeprefix("Value error, "), doc.mark(path), format_path(path)))
+        out.append(
+            Diagnostic(err["msg"].removeprefix("Value error, "), doc.mark(path), format_path(path))
+        )
     return out
 
 
@@ -360,11 +382,13 @@ class _Refs:
     def unique(self, items: list, what: str, key: str) -> None:
         seen: set[str] = set()
         for i, item in enumerate(items):
-            ident = getattr(item, "id")
+            ident = item.id
             if ident in seen:
                 path = (key, i, "id")
                 self.errors.append(
-                    Diagnostic(f"duplicate {what} id {ident!r}", self.doc.mark(path), format_path(path))
+                    Diagnostic(
+                        f"duplicate {what} id {ident!r}", self.doc.mark(path), format_path(path)
+                    )
                 )
             seen.add(ident)
 
@@ -413,7 +437,11 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
     for role in INPUT_ROLES:
         if role not in s.inputs:
             r.errors.append(
-                Diagnostic(f"input role {role!r} is not bound: {INPUT_ROLES[role]}", doc.mark(("inputs",)), "inputs")
+                Diagnostic(
+                    f"input role {role!r} is not bound: {INPUT_ROLES[role]}",
+                    doc.mark(("inputs",)),
+                    "inputs",
+                )
             )
     for kind_id in s.staffing.extra_signers:
         r.check(kind_id, s.site_kinds, "site kind", ("staffing", "extra_signers", kind_id))
@@ -463,13 +491,17 @@ def resolve_dates(s: Scenario, doc: Doc) -> tuple[dict[str, SiteDates], dict[str
         try:
             lab_dates[lab.id] = resolver.resolve(("lab", lab.id, "lis_switch"))
         except DateCycleError as exc:
-            errors.append(Diagnostic(str(exc), doc.mark(("labs", i, "lis_switch")), f"labs[{i}].lis_switch"))
+            errors.append(
+                Diagnostic(str(exc), doc.mark(("labs", i, "lis_switch")), f"labs[{i}].lis_switch")
+            )
     for i, site in enumerate(s.sites):
         try:
             go = resolver.resolve(("site", site.id, "go_live"))
             ros = resolver.resolve(("site", site.id, "ros_switch"))
         except DateCycleError as exc:
-            errors.append(Diagnostic(str(exc), doc.mark(("sites", i, "go_live")), f"sites[{i}].go_live"))
+            errors.append(
+                Diagnostic(str(exc), doc.mark(("sites", i, "go_live")), f"sites[{i}].go_live")
+            )
             continue
         if site.lab in lab_dates:
             site_dates[site.id] = SiteDates(go, ros, lab_dates[site.lab])
@@ -517,7 +549,13 @@ def _variant_key_errors(doc: Doc) -> list[Diagnostic]:
     variants = doc.data.get("variants") if isinstance(doc.data, dict) else None
     for name, patch in (variants or {}).items():
         if not isinstance(patch, dict):
-            out.append(Diagnostic("a variant is a mapping of field paths to values", doc.mark(("variants", name)), f"variants.{name}"))
+            out.append(
+                Diagnostic(
+                    "a variant is a mapping of field paths to values",
+                    doc.mark(("variants", name)),
+                    f"variants.{name}",
+                )
+            )
             continue
         for key in patch:
             if key in RESERVED_VARIANT_KEYS:
@@ -525,7 +563,13 @@ def _variant_key_errors(doc: Doc) -> list[Diagnostic]:
             try:
                 p = resolve_dotted(doc.data, key)
             except KeyError as exc:
-                out.append(Diagnostic(str(exc.args[0]), doc.mark(("variants", name, key)), f"variants.{name}.{key}"))
+                out.append(
+                    Diagnostic(
+                        str(exc.args[0]),
+                        doc.mark(("variants", name, key)),
+                        f"variants.{name}.{key}",
+                    )
+                )
                 continue
             allowed = _fields_at(Scenario, p[:-1])
             if allowed and p[-1] not in allowed:

@@ -152,8 +152,8 @@ class Site(Strict):
     go_live: DateOrRule
     ros_switch: DateOrRule = "lab_switch"
     orders_per_day: Positive | str = Field(
-        description="mean lab orders per site on a full day, or a distribution name whose "
-        "median is used"
+        description="mean lab orders per site on a full day, or the name of a distribution "
+        "whose mean is used (so the scenario cites what the volume rests on)"
     )
     signers: Positive = Field(description="staff signing results in each session, per site")
     staff: Annotated[int, Field(ge=1)] = Field(description="headcount per site (training, PAL)")

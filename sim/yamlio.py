@@ -53,7 +53,8 @@ def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise MissingInputError([Diagnostic(f"cannot read: {exc.strerror}", Mark(name, 1, 1))])
+        msg = f"cannot read: {exc.strerror}"
+        raise MissingInputError([Diagnostic(msg, Mark(name, 1, 1))]) from None
     if b"\x00" in raw:
         raise ScenarioError([Diagnostic("binary data, not a YAML text file", Mark(name, 1, 1))])
     try:
@@ -81,6 +82,7 @@ def parse(text: str, name: str) -> Doc:
     doc = Doc(None)
     errors: list[Diagnostic] = []
     doc.data = _build(node, (), name, doc.marks, errors, yaml.constructor.SafeConstructor())
+    doc.marks[()] = Mark(name, node.start_mark.line + 1, node.start_mark.column + 1)
     if errors:
         raise ScenarioError(errors)
     return doc
@@ -100,23 +102,29 @@ def _build(node, path, name, marks, errors, ctor) -> Any:
                 continue
             key = str(key)
             if key in out:
-                errors.append(Diagnostic("duplicate key", kmark, _fmt(path + (key,))))
+                errors.append(Diagnostic("duplicate key", kmark, _fmt((*path, key))))
                 continue
-            marks[path + (key,)] = kmark
-            out[key] = _build(value_node, path + (key,), name, marks, errors, ctor)
+            marks[(*path, key)] = kmark
+            out[key] = _build(value_node, (*path, key), name, marks, errors, ctor)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
-            marks[path + (i,)] = Mark(name, item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_build(item, path + (i,), name, marks, errors, ctor))
+            marks[(*path, i)] = Mark(name, item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_build(item, (*path, i), name, marks, errors, ctor))
         return items
     try:
         return ctor.construct_object(node, deep=True)
     except (yaml.constructor.ConstructorError, ValueError) as exc:
         m = node.start_mark
         problem = getattr(exc, "problem", None) or str(exc)
-        errors.append(Diagnostic(f"cannot read {node.value!r}: {problem}", Mark(name, m.line + 1, m.column + 1), _fmt(path)))
+        errors.append(
+            Diagnostic(
+                f"cannot read {node.value!r}: {problem}",
+                Mark(name, m.line + 1, m.column + 1),
+                _fmt(path),
+            )
+        )
         return None
 
 
@@ -136,7 +144,7 @@ def merge(base: Doc, over: Doc, at: PathT = ()) -> Doc:
     def walk(target: Any, value: Any, path: PathT) -> Any:
         if isinstance(target, dict) and isinstance(value, dict):
             for k, v in value.items():
-                target[k] = walk(target.get(k), v, path + (k,))
+                target[k] = walk(target.get(k), v, (*path, k))
             return target
         replaced.append(path)
         return copy.deepcopy(value)
