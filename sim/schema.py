@@ -44,6 +44,15 @@ DateOrRule = Annotated[
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+def _check_clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"expected a wall-clock time HH:MM, got {value!r}")
+    return value
+
+
+Clock = Annotated[str, AfterValidator(_check_clock), Field(description="HH:MM, Europe/Stockholm")]
+
+
 class Horizon(Strict):
     """Simulated period, whole days, Europe/Stockholm wall clock."""
 
@@ -104,15 +113,8 @@ class LegacySystem(Strict):
 class Session(Strict):
     """A recurring inbox session: wall-clock start and length."""
 
-    at: str = Field(description="HH:MM, Europe/Stockholm")
+    at: Clock
     minutes: Annotated[int, Field(gt=0, le=24 * 60)]
-
-    @field_validator("at")
-    @classmethod
-    def _clock(cls, v: str) -> str:
-        if not _CLOCK.match(v):
-            raise ValueError(f"expected HH:MM, got {v!r}")
-        return v
 
 
 class SiteKind(Strict):
@@ -155,7 +157,9 @@ class Site(Strict):
         description="mean lab orders per site on a full day, or the name of a distribution "
         "whose mean is used (so the scenario cites what the volume rests on)"
     )
-    signers: Positive = Field(description="staff signing results in each session, per site")
+    signers: Annotated[int, Field(ge=1)] = Field(
+        description="clinicians per site who sign lab results, each with their own inbox"
+    )
     staff: Annotated[int, Field(ge=1)] = Field(description="headcount per site (training, PAL)")
     records: Annotated[int, Field(ge=0)] = Field(0, description="patient records listed (PAL)")
     note: str = ""
@@ -211,6 +215,10 @@ class Policies(Strict):
     allow_ros_before_go_live: bool = False
     volume_reduction: VolumeReduction = Field(default_factory=VolumeReduction)
     cutover_downtime_hours: NonNeg = 4.0
+    cutover_downtime_start: Clock = "07:00"
+    max_workload_share: Share = Field(
+        0.5, description="share of a session that scheduled workload (migration, ...) may take"
+    )
     paper_matching_error_share: Share = 0.01
     lookup_share_at_go_live: Share = Field(0.3, description="tasks needing a legacy jump-out")
     lookup_half_life_days: Positive = 45.0
@@ -230,7 +238,8 @@ class Staffing(Strict):
         0.3, description="share of the learning time constant removed at 1 super user per 10"
     )
     absence_share: Share = 0.08
-    extra_signers: dict[str, float] = Field(
+    absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
+    extra_signers: dict[str, int] = Field(
         default_factory=dict, description="extra signers per site, by site kind"
     )
 
@@ -249,6 +258,7 @@ class Migration(Strict):
     pal_migrated: bool = False
     relabel_days_after_go_live: Positive = 30.0
     reserve_numbers_per_site: NonNeg = 5.0
+    reserve_number_days_after_go_live: Positive = 7.0
 
 
 class Sweep(Strict):
