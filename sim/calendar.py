@@ -137,6 +137,10 @@ class Calendar:
             np.isin(np.arange(self.n_days), np.array(offsets, dtype=int))
         )
         self.weekday: np.ndarray = _readonly((np.arange(self.n_days) + start.weekday()) % 7)
+        # Minutes by which local noon is early (+) or late (-) against midnight + 720 on the
+        # days the clocks change; zero on all other days. Used by local_minutes().
+        noons = np.array([self.to_minutes(dt.datetime.combine(d, dt.time(12))) for d in self.days])
+        self._dst_shift: np.ndarray = _readonly(self.day_start[:-1] + 720.0 - noons)
         self.working_day_mask: np.ndarray = _readonly((self.weekday < 5) & ~self.holiday_mask)
 
     def __repr__(self) -> str:
@@ -254,6 +258,18 @@ class Calendar:
             self.to_minutes(dt.datetime.combine(d, t0)),
             self.to_minutes(dt.datetime.combine(d + extra * _DAY, t1)),
         )
+
+    def local_minutes(self, day: np.ndarray, minute_of_day: np.ndarray) -> np.ndarray:
+        """Simulation minutes of local wall-clock times, vectorized.
+
+        ``day`` holds horizon day indices and ``minute_of_day`` local minutes after midnight.
+        On a day the clocks change, times from 03:00 on are shifted by the hour that was
+        skipped or repeated (times inside the changed hour itself are approximate).
+        """
+        day = np.asarray(day)
+        minute_of_day = np.asarray(minute_of_day, dtype=float)
+        after = minute_of_day >= 180.0
+        return self.day_start[day] + minute_of_day - self._dst_shift[day] * after
 
     def session_windows(self, sessions: list[tuple[str, int]], days: str = "working") -> np.ndarray:
         """All occurrences of daily sessions over the horizon as a sorted (k, 2) array.

@@ -133,6 +133,12 @@ class SiteKind(Strict):
     )
     holiday_factor: NonNeg = Field(0.0, description="volume on a public holiday, relative")
     order_hours: tuple[int, int] = Field((8, 17), description="orders are placed in [from, to)")
+    message_minutes_per_day: NonNeg = Field(
+        0.0, description="other inbox work per signer and session day (messages, referrals)"
+    )
+    refresh: bool = Field(
+        False, description="signers look again at the inbox when they run out of work"
+    )
     inputs: dict[str, DistRef] = Field(
         default_factory=dict, description="per-kind overrides of the scenario's input roles"
     )

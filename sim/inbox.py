@@ -1,0 +1,308 @@
+"""Inboxes and signing sessions, worked for all signers of one site kind at once.
+
+Every result is addressed to the clinician who ordered it, in the inbox of the client it was
+ordered in (legacy or Millennium). Signers work their inboxes in sessions. In a session a
+signer, if present, first spends up to a capped share of the time on scheduled workload
+(migration, relabelling, ...), then works the items that were in the inbox when the session
+opened, in this order:
+
+====  ============================================================
+0     critical results, whichever inbox holds them
+1     abnormal results and chase tasks in the home inbox
+ -    other inbox messages (a per-day quota of minutes, fluid)
+3     normal results in the home inbox
+4     abnormal results and chase tasks in the *second* inbox
+5     normal results in the second inbox
+====  ============================================================
+
+oldest first within a group. The *home* inbox is that of the system the unit documents in;
+the second inbox is the other one. Opening the second inbox costs a switching time. This is
+the coexistence mechanism: while a unit documents in Millennium but its lab results still
+arrive in the legacy client, those results come last and are what slips when time runs short.
+
+An item is started only while the session is open and is then finished (it may overrun).
+When urgent items (groups 0, 1, 4) remain, the signer works on them in overtime, starting new
+ones until the weekly overtime cap is used. Handling times are multiplied by the unit's
+learning-curve factor at the session's start; a result may also need a legacy lookup.
+
+All signers of a kind share session times, so one call handles one session for all of them,
+with segmented cumulative sums instead of a loop per item. ``refresh`` kinds look again at the
+inbox whenever they run out of work inside a session (round after round), which makes an
+always-open session a work-conserving first-come-first-served server within each group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CRITICAL, URGENT, NORMAL = 0, 1, 2
+LEGACY, NEW = 0, 1
+
+# Ledger categories of staff minutes; "overtime" is a part of the others, not an activity.
+ACTIVITIES = (
+    "signing",
+    "chase",
+    "lookup",
+    "dual_system",
+    "messages",
+    "migration",
+    "validation",
+    "relabelling",
+    "reserve_numbers",
+    "back_entry",
+)
+WORKLOAD = ("migration", "validation", "relabelling", "reserve_numbers", "back_entry")
+
+
+@dataclass
+class Items:
+    """Everything that can sit in an inbox: results and chase tasks (struct of arrays)."""
+
+    unit: np.ndarray  # int32 global unit index
+    signer: np.ndarray  # int32 signer index within the pool
+    inbox: np.ndarray  # int8 LEGACY / NEW
+    urgency: np.ndarray  # int8 CRITICAL / URGENT / NORMAL
+    ready: np.ndarray  # minute the item reaches the inbox (inf: not yet known)
+    handling: np.ndarray  # minutes before learning-curve factor
+    lookup: np.ndarray  # minutes of a lookup, if needed (0 for chase tasks)
+    lookup_u: np.ndarray  # uniform deciding the lookup
+    is_chase: np.ndarray  # bool
+    done: np.ndarray = field(init=False)  # completion minute (nan while open)
+    closed: np.ndarray = field(init=False)  # removed unworked (orphaned, rerouted)
+
+    def __post_init__(self) -> None:
+        self.done = np.full(len(self.ready), np.nan)
+        self.closed = np.zeros(len(self.ready), dtype=bool)
+
+
+@dataclass
+class PoolConfig:
+    """What a signer pool needs to know about its units and signers."""
+
+    signer_unit: np.ndarray  # global unit index of each signer
+    presence: np.ndarray  # bool (signers, days)
+    sessions: np.ndarray  # (k, 2) start and nominal end minutes
+    switch_cost: float  # minutes to open the second inbox in a session
+    overtime_cap: float  # minutes per signer and ISO week
+    workload_share: float  # cap on the share of a session taken by scheduled workload
+    refresh: bool = False
+
+
+class SignerPool:
+    """The signers of one site kind and their items; :meth:`session` works one session.
+
+    The pool keeps its own copy of its items' attributes, ordered by the time they reach the
+    inbox, so that a session reads a nearly contiguous slice; ``gid`` maps back to
+    :class:`Items`. Local order doubles as "oldest first" when sorting.
+    """
+
+    def __init__(self, cfg: PoolConfig, items: Items, item_ids: np.ndarray, unit_state):
+        self.cfg = cfg
+        self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
+        self.n = n = len(cfg.signer_unit)
+        gid = item_ids[np.argsort(items.ready[item_ids], kind="stable")]
+        self.gid = gid
+        self.signer = items.signer[gid].astype(np.int64)
+        self.inbox = items.inbox[gid]
+        self.urgency = items.urgency[gid]
+        self.ready = items.ready[gid]
+        self.handling = items.handling[gid]
+        self.lookup = items.lookup[gid]
+        self.lookup_u = items.lookup_u[gid]
+        self.is_chase = items.is_chase[gid]
+        self.done = np.full(len(gid), np.nan)
+        self._queue_ready = self.ready.copy()  # admission order; reroutes are injected
+        self._next = 0
+        self._late: list[np.ndarray] = []
+        self.pending = np.empty(0, dtype=np.int64)
+        self.busy_until = np.full(n, -np.inf)
+        self.messages = np.zeros(n)  # backlog of message minutes
+        self.workload = np.zeros((len(WORKLOAD), n))
+        self.overtime_used = np.zeros(n)
+        self._week = -1
+        self.ledger: list[tuple[np.ndarray, float, int, np.ndarray]] = []
+        self.overtime_log: list[tuple[np.ndarray, float, np.ndarray]] = []
+
+    # ------------------------------------------------------------------ admission
+    def admit(self, t: float) -> None:
+        """Move items that are in the inbox by ``t`` into the pending set."""
+        stop = int(np.searchsorted(self._queue_ready, t, side="right"))
+        parts = [self.pending]
+        if stop > self._next:
+            parts.append(np.arange(self._next, stop))
+            self._next = stop
+        if self._late:
+            late = np.concatenate(self._late)
+            ok = self.ready[late] <= t
+            parts.append(late[ok])
+            self._late = [late[~ok]] if (~ok).any() else []
+        if len(parts) > 1:
+            self.pending = np.concatenate(parts)
+
+    def inject(self, local: np.ndarray, ready: np.ndarray, inbox: int) -> None:
+        """Put items back with a new ready time and inbox (e.g. rerouted results)."""
+        if local.size:
+            self.ready[local] = ready
+            self.inbox[local] = inbox
+            self._late.append(local)
+
+    def take(self, t: float, predicate) -> np.ndarray:
+        """Remove and return (local ids of) pending items as of ``t`` matching ``predicate``."""
+        self.admit(t)
+        hit = predicate(self, self.pending)
+        taken = self.pending[hit]
+        self.pending = self.pending[~hit]
+        return taken
+
+    def outstanding(self) -> np.ndarray:
+        """Local ids of items neither done nor taken: pending, queued and injected."""
+        return np.concatenate([self.pending, np.arange(self._next, len(self.gid)), *self._late])
+
+    def write_back(self, items: Items) -> None:
+        items.done[self.gid] = self.done
+
+    # ------------------------------------------------------------------ quotas
+    def add_daily(self, messages: np.ndarray, workload: np.ndarray) -> None:
+        """Add a day's message minutes (per signer) and workload minutes (category, signer)."""
+        self.messages += messages
+        self.workload += workload
+
+    def _log(self, t: float, activity: str, minutes: np.ndarray, signers: np.ndarray) -> None:
+        if minutes.size and minutes.any():
+            unit = self.cfg.signer_unit[signers]
+            self.ledger.append((unit, t, ACTIVITIES.index(activity), minutes))
+
+    # ------------------------------------------------------------------ the session
+    def session(self, t: float, end: float, day: int, week: int) -> None:
+        """Work the session that opens at ``t`` and nominally ends at ``end``."""
+        cfg = self.cfg
+        if week != self._week:
+            self.overtime_used[:] = 0.0
+            self._week = week
+        home_new, learn, look_share, train = self.unit_state(t)
+        su = cfg.signer_unit
+        present = cfg.presence[:, day]
+        start = np.maximum(t, self.busy_until)
+        close = start + np.maximum(end - start, 0.0) * train[su]  # training shortens it
+        avail = np.where(present, close - start, 0.0)
+        everyone = np.arange(self.n)
+        # Scheduled workload first, up to its share of the session.
+        cap = avail * cfg.workload_share
+        for c, name in enumerate(WORKLOAD):
+            take = np.minimum(self.workload[c], cap)
+            self.workload[c] -= take
+            cap -= take
+            avail -= take
+            self._log(t, name, take, everyone)
+        clock = np.where(present, close - avail, start)
+        limit = np.where(present, close, -np.inf)
+        self.admit(t)
+        paid = np.zeros(self.n, dtype=bool)
+        unit_args = (learn[su], home_new[su], look_share[su])
+        first_round = True
+        while True:
+            ids = self.pending
+            if not first_round:  # refresh: only what arrived while the signer worked
+                ids = ids[self.ready[ids] <= clock[self.signer[ids]]]
+            if not ids.size:
+                break
+            clock, paid, worked = self._work(ids, t, clock, limit, paid, *unit_args, True)
+            first_round = False
+            if not cfg.refresh or not worked:
+                break
+            self.admit(float(np.max(np.where(present, close, t))))
+            waiting = self.pending
+            if not waiting.size:
+                break
+            # Idle signers jump to their next arrival inside the session.
+            nxt = np.full(self.n, np.inf)
+            np.minimum.at(nxt, self.signer[waiting], self.ready[waiting])
+            idle = present & (nxt > clock) & (nxt < limit)
+            clock = np.where(idle, nxt, clock)
+        # Urgent leftovers in overtime, up to the weekly cap.
+        room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
+        ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
+        urgent = self.pending[self.urgency[self.pending] <= URGENT]
+        if urgent.size:
+            clock, paid, _ = self._work(urgent, t, clock, ot_limit, paid, *unit_args, False)
+        overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
+        self.overtime_used += overtime
+        if overtime.any():
+            self.overtime_log.append((su, t, overtime))
+        self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
+
+    def _work(self, ids, t, clock, limit, paid, learn, home_new, look_share, regular):
+        """Work ``ids`` in priority order from each signer's ``clock`` until ``limit``.
+
+        Returns the new clocks, which signers have opened their second inbox, and how many
+        items were done.
+        """
+        sg = self.signer[ids]
+        second = self.inbox[ids] != home_new[sg]
+        urg = self.urgency[ids]
+        group = np.where(urg == CRITICAL, 0, np.where(urg == URGENT, 1, 3) + 3 * second)
+        # One sort key: signer, then group, then local id (= oldest first).
+        order = np.argsort(((sg * 8 + group) << 32) | ids)
+        ids, sg, second, group = ids[order], sg[order], second[order], group[order]
+        base = self.handling[ids] * learn[sg]
+        needs_lookup = (self.lookup_u[ids] < look_share[sg]) & ~self.is_chase[ids]
+        look = np.where(needs_lookup, self.lookup[ids], 0.0)
+        # The switching cost rides on each signer's first second-inbox item.
+        switch = np.where(_first_in_segment(sg, second) & ~paid[sg], self.cfg.switch_cost, 0.0)
+        e = base + look + switch
+        done = np.zeros(len(ids), dtype=bool)
+        if regular:
+            head = group <= 1
+            clock = self._pass(ids, sg, e, clock, limit, head, done)
+            # Messages: a fluid quota between urgent and normal items.
+            room = np.maximum(limit - clock, 0.0)
+            msg = np.minimum(self.messages * learn, room)
+            self.messages -= np.divide(msg, learn, out=np.zeros_like(msg), where=learn > 0)
+            self._log(t, "messages", msg, np.arange(self.n))
+            clock = self._pass(ids, sg, e, clock + msg, limit, ~head, done)
+        else:
+            clock = self._pass(ids, sg, e, clock, limit, np.ones(len(ids), dtype=bool), done)
+        d_sg = sg[done]
+        chase = self.is_chase[ids[done]]
+        d_base = base[done]
+        self._log(t, "signing", np.where(chase, 0.0, d_base), d_sg)
+        self._log(t, "chase", np.where(chase, d_base, 0.0), d_sg)
+        self._log(t, "lookup", look[done], d_sg)
+        d_switch = switch[done]
+        self._log(t, "dual_system", d_switch, d_sg)
+        paid = paid.copy()
+        paid[d_sg[d_switch > 0]] = True
+        self.pending = self.pending[np.isnan(self.done[self.pending])]
+        return clock, paid, int(done.sum())
+
+    def _pass(self, ids, sg, e, clock, limit, sel, done):
+        """Segmented cumulative sum over ``sel``: items start in order while clock < limit."""
+        if not sel.any():
+            return clock
+        pos = np.flatnonzero(sel)
+        s_sg, s_e = sg[pos], e[pos]
+        cs = np.cumsum(s_e)
+        first = np.r_[True, s_sg[1:] != s_sg[:-1]]
+        seg_base = np.maximum.accumulate(np.where(first, cs - s_e, -np.inf))
+        begin = clock[s_sg] + (cs - s_e - seg_base)
+        ok = begin < limit[s_sg]
+        finish = begin + s_e
+        new_clock = clock.copy()
+        np.maximum.at(new_clock, s_sg[ok], finish[ok])
+        self.done[ids[pos[ok]]] = finish[ok]
+        done[pos[ok]] = True
+        return new_clock
+
+
+def _first_in_segment(seg: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    """True at the first position of each segment (sorted by ``seg``) where ``flag`` holds."""
+    out = np.zeros(len(seg), dtype=bool)
+    if not flag.any():
+        return out
+    pos = np.flatnonzero(flag)
+    keys = seg[pos]
+    firsts = pos[np.r_[True, keys[1:] != keys[:-1]]]
+    out[firsts] = True
+    return out

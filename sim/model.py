@@ -1,0 +1,301 @@
+"""One replication of a cutover: the SimPy model that ties the mechanisms together.
+
+What does not interact is drawn up front and vectorized: orders (:mod:`sim.demand`), lab
+start and result times (:mod:`sim.labs`), watches that turn into chase tasks, which orders
+were placed in which client (:mod:`sim.systems`), and scheduled workload
+(:mod:`sim.workload`). What interacts runs as SimPy processes on one clock:
+
+* one process per site kind works each signing session for all its signers at once
+  (:class:`sim.inbox.SignerPool`);
+* one process per unit whose legacy client locks applies the lock policy to what is still
+  in that client when it locks, and, under ``drain``, orphans what is left at the deadline;
+* one process runs the central reroute queue, a daily capacity of results routed by hand.
+
+:func:`run_replication` returns the per-item record; :mod:`sim.outputs` turns it into tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.calendar import Calendar
+from sim.demand import Orders, generate_orders, mean_minutes
+from sim.inbox import LEGACY, NEW, NORMAL, URGENT, WORKLOAD, Items, PoolConfig, SignerPool
+from sim.labs import result_times
+from sim.scenario import LoadedScenario
+from sim.streams import Streams
+from sim.systems import Timeline, build_timeline
+from sim.workload import daily_workload
+
+FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = 0, 1, 2
+
+
+@dataclass
+class Replication:
+    """Everything one replication produced, before it is turned into tables."""
+
+    scenario: LoadedScenario
+    replication: int
+    root_seed: int
+    calendar: Calendar
+    timeline: Timeline
+    orders: Orders
+    lab_ready: np.ndarray  # per order: result ready in the lab
+    legacy: np.ndarray  # per order: ordered in the legacy client
+    items: Items  # results first (one per order, same index), then chase tasks
+    n_results: int
+    orphan_time: np.ndarray  # per order: when its result became unwatched (nan: never)
+    rerouted: np.ndarray  # per order: went through the central queue
+    signer_offset: np.ndarray  # per unit: first signer's index in its pool
+    pools: dict[str, SignerPool]
+    reroute_minutes: float  # central-queue staff minutes
+
+
+def _absence(cfg_share: float, spell_days: float, uniforms: np.ndarray) -> np.ndarray:
+    """Present/absent per signer and day from a two-state Markov chain of spells."""
+    n, days = uniforms.shape
+    if cfg_share <= 0:
+        return np.ones((n, days), dtype=bool)
+    p_end = min(1.0, 1.0 / spell_days)
+    p_start = min(1.0, cfg_share / (1.0 - cfg_share) * p_end)
+    present = np.empty((n, days), dtype=bool)
+    present[:, 0] = uniforms[:, 0] >= cfg_share
+    for d in range(1, days):
+        u = uniforms[:, d]
+        present[:, d] = np.where(present[:, d - 1], u >= p_start, u < p_end)
+    return present
+
+
+def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
+    """Draw everything that does not interact and set up the signer pools."""
+    s = sc.model
+    seed = s.seed if root_seed is None else root_seed
+    cal = Calendar(s.horizon.start, s.horizon.end)
+    tl = build_timeline(sc, cal)
+    streams = Streams(seed, replication)
+    orders = generate_orders(sc, cal, tl, streams)
+    pol = s.policies
+    ready = result_times(sc, cal, tl, orders)
+    paper_match = orders.paper & (orders.match_u < pol.paper_matching_error_share)
+    ready = ready + np.where(paper_match, orders.match_delay, 0.0)
+    unit = orders.unit
+    legacy = ~tl.client_new(unit, orders.time)
+
+    # Lock policy for results of legacy orders that arrive after the client locks.
+    lock, rb = tl.lock[unit], tl.rb_start[unit]
+    after_lock = legacy & (ready >= lock) & (ready < rb)
+    lock_policy = pol.lock
+    fate = np.full(len(orders), FATE_OPEN, dtype=np.int8)
+    if lock_policy.mode == "drain":
+        fate[after_lock & (ready >= lock + lock_policy.drain_days * 1440.0)] = FATE_ORPHAN
+    elif lock_policy.mode == "lost":
+        fate[after_lock] = FATE_ORPHAN
+    else:
+        fate[after_lock] = FATE_REROUTE
+    orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)
+    rerouted = fate == FATE_REROUTE
+
+    # Watches: a result not back by its due time becomes a chase task in the client it was
+    # ordered in, unless that is a legacy client already locked (ROS data is not migrated).
+    due = orders.time + np.array([c.due_hours for c in s.test_categories])[orders.category] * 60
+    chase = (ready > due) & ~(legacy & (due >= lock) & (due < rb))
+
+    # Signers: pools by site kind, signers numbered within their pool.
+    kinds = list(dict.fromkeys(u.kind for u in tl.units))
+    pool_of_unit = np.array([kinds.index(u.kind) for u in tl.units])
+    signers = np.array([u.signers for u in tl.units])
+    signer_offset = np.zeros(len(tl.units), dtype=np.int64)
+    for k in range(len(kinds)):
+        members = np.flatnonzero(pool_of_unit == k)
+        signer_offset[members] = np.r_[0, np.cumsum(signers[members])[:-1]]
+    n_res, n_chase = len(orders), int(chase.sum())
+    res_signer = signer_offset[unit] + orders.signer
+    urgency = np.where(orders.critical, 0, np.where(orders.abnormal, URGENT, NORMAL))
+    res_ready = np.where(fate == FATE_OPEN, ready, np.inf)
+    items = Items(
+        unit=np.r_[unit, unit[chase]].astype(np.int32),
+        signer=np.r_[res_signer, res_signer[chase]].astype(np.int32),
+        inbox=np.r_[np.where(legacy, LEGACY, NEW), np.where(legacy[chase], LEGACY, NEW)].astype(
+            np.int8
+        ),
+        urgency=np.r_[urgency, np.full(n_chase, URGENT)].astype(np.int8),
+        ready=np.r_[res_ready, due[chase]],
+        handling=np.r_[orders.review, orders.chase[chase]],
+        lookup=np.r_[orders.lookup, np.zeros(n_chase)],
+        lookup_u=np.r_[orders.lookup_u, np.ones(n_chase)],
+        is_chase=np.r_[np.zeros(n_res, dtype=bool), np.ones(n_chase, dtype=bool)],
+    )
+    item_pool = pool_of_unit[items.unit]
+    state = _unit_state(sc, tl)
+    switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
+    pools = {}
+    for k, kind_id in enumerate(kinds):
+        kind = s.site_kinds[kind_id]
+        members = np.flatnonzero(pool_of_unit == k)
+        signer_unit = np.repeat(members, signers[members])
+        uniforms = np.concatenate(
+            [
+                streams.rng(f"absence/{tl.units[m].id}").random((signers[m], cal.n_days))
+                for m in members
+            ]
+        )
+        cfg = PoolConfig(
+            signer_unit=signer_unit,
+            presence=_absence(s.staffing.absence_share, s.staffing.absence_spell_days, uniforms),
+            sessions=cal.session_windows(
+                [(x.at, x.minutes) for x in kind.sessions], kind.session_days
+            ),
+            switch_cost=switch,
+            overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
+            workload_share=pol.max_workload_share,
+            refresh=kind.refresh,
+        )
+        pools[kind_id] = SignerPool(cfg, items, np.flatnonzero(item_pool == k), state)
+    return Replication(
+        sc, replication, seed, cal, tl, orders, ready, legacy, items, n_res, orphan_time,
+        rerouted, signer_offset, pools, 0.0,
+    )  # fmt: skip
+
+
+def _unit_state(sc: LoadedScenario, tl: Timeline):
+    """Per-unit learning factor, lookup share, training factor and home system at time t."""
+    st, pol = sc.model.staffing, sc.model.policies
+    units = np.arange(len(tl.units))
+    go = tl.go_live
+    curve = st.learning_curve
+    tau = (
+        curve.time_constant_days
+        * 1440.0
+        * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
+    )
+    train_from = go - st.training_weeks * 7 * 1440.0
+    train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
+    half_life = pol.lookup_half_life_days * 1440.0
+
+    def state(t: float):
+        home = tl.home_new(units, t)
+        since = np.where(home, t - go, np.inf)
+        learn = 1.0 + (curve.initial_multiplier - 1.0) * np.exp(-since / tau)
+        look = np.where(home, pol.lookup_share_at_go_live * 0.5 ** (since / half_life), 0.0)
+        train = np.where((t >= train_from) & (t < go), train_factor, 1.0)
+        return home, learn, look, train
+
+    return state
+
+
+def simulate(rep: Replication) -> Replication:
+    """Run the SimPy model over the horizon; fills in sign times, orphans and ledgers."""
+    sc, cal, tl, it = rep.scenario, rep.calendar, rep.timeline, rep.items
+    s = sc.model
+    env = simpy.Environment()
+    workload = daily_workload(sc, cal, tl)
+    _add_back_entry(rep, workload)
+    pool_of_kind = rep.pools
+    unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
+    unit_kind = np.array([u.kind for u in tl.units])
+    local_index = np.empty(len(it.ready), dtype=np.int64)
+    for pool in pool_of_kind.values():
+        local_index[pool.gid] = np.arange(len(pool.gid))
+    reroute_fifo: list[tuple[float, np.ndarray]] = []
+    pol = s.policies.lock
+
+    def pool_process(pool: SignerPool, kind_id: str):
+        kind = s.site_kinds[kind_id]
+        su = pool.cfg.signer_unit
+        signer_count = np.bincount(su, minlength=len(tl.units))[su]
+        last_day = -1
+        for start, end in pool.cfg.sessions:
+            if start >= cal.horizon_minutes:
+                break
+            yield env.timeout(start - env.now)
+            day = cal.day_index(start)
+            if day != last_day:
+                msgs = np.full(pool.n, kind.message_minutes_per_day)
+                span = slice(last_day + 1, day + 1)
+                work = workload[:, su, span].sum(axis=2) / signer_count
+                pool.add_daily(msgs, work)
+                last_day = day
+            pool.session(start, end, day, _iso_week(cal, day))
+
+    def lock_process(i: int):
+        """At the lock (or, under drain, at its deadline) legacy items leave the inbox."""
+        pool = unit_pool[i]
+        wait = tl.lock[i] + (pol.drain_days * 1440.0 if pol.mode == "drain" else 0.0)
+        yield env.timeout(max(0.0, wait - env.now))
+        taken = pool.gid[pool.take(env.now, _legacy_of_unit(i))]
+        results = taken[taken < rep.n_results]
+        if pol.mode == "reroute":
+            it.closed[taken[taken >= rep.n_results]] = True  # their watches are gone
+            rep.rerouted[results] = True
+            reroute_fifo.append((env.now, results))
+        else:
+            it.closed[taken] = True
+            rep.orphan_time[results] = env.now
+
+    def reroute_process():
+        late = np.flatnonzero(rep.rerouted)
+        late = late[np.argsort(rep.lab_ready[late], kind="stable")]
+        arrivals = rep.lab_ready[late]
+        nxt = 0
+        backlog: list[np.ndarray] = []
+        per_result = pol.reroute_minutes_per_result
+        capacity = int(pol.reroute_capacity_per_day)
+        for day in np.flatnonzero(cal.working_day_mask):
+            t = cal.local_minutes(np.array([day]), np.array([8 * 60]))[0]
+            yield env.timeout(max(0.0, t - env.now))
+            stop = np.searchsorted(arrivals, t, side="right")
+            backlog.append(late[nxt:stop])
+            nxt = stop
+            while reroute_fifo:
+                backlog.append(reroute_fifo.pop(0)[1])
+            queue = np.concatenate(backlog) if backlog else np.empty(0, dtype=np.int64)
+            now, queue = queue[:capacity], queue[capacity:]
+            backlog = [queue]
+            if now.size:
+                routed = t + per_result * np.arange(1, now.size + 1)
+                it.ready[now] = routed
+                it.inbox[now] = NEW
+                rep.reroute_minutes += per_result * now.size
+                for kind_id, pool in pool_of_kind.items():
+                    mine = unit_kind[it.unit[now]] == kind_id
+                    pool.inject(local_index[now[mine]], routed[mine], NEW)
+
+    for kind_id, pool in pool_of_kind.items():
+        env.process(pool_process(pool, kind_id))
+    for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
+        env.process(lock_process(int(i)))
+    if pol.mode == "reroute":
+        env.process(reroute_process())
+    env.run(until=cal.horizon_minutes)
+    for pool in pool_of_kind.values():
+        pool.write_back(it)
+    return rep
+
+
+def _legacy_of_unit(unit: int):
+    return lambda pool, ids: (
+        (pool.cfg.signer_unit[pool.signer[ids]] == unit) & (pool.inbox[ids] == LEGACY)
+    )
+
+
+def _iso_week(cal: Calendar, day: int) -> int:
+    return (day + cal.start.weekday()) // 7
+
+
+def _add_back_entry(rep: Replication, workload: np.ndarray) -> None:
+    """Paper orders from the cutover downtime are entered afterwards, on the go-live day."""
+    o, cal = rep.orders, rep.calendar
+    if not o.paper.any():
+        return
+    day = cal.day_indices(o.time[o.paper])
+    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), o.back_entry[o.paper])
+
+
+def run_replication(
+    sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
+) -> Replication:
+    """Build and simulate one replication."""
+    return simulate(build(sc, replication, root_seed))

@@ -1,0 +1,70 @@
+"""Scheduled workload that competes with signing: migration, validation, relabelling, ...
+
+Before go-live, information sets under the row breakpoint (and sets never machine-migrated)
+are migrated by hand, and sampling validation of the machine migration takes local staff
+time. After go-live, responsible-doctor (PAL) relabelling, when PAL is not migrated, and new
+reserve numbers take time. Each becomes minutes per unit and day, spread evenly over the
+working days of its period, using the mean of its distribution; the signer pool takes them
+from the same sessions as signing. Back-entry of paper orders after the cutover downtime is
+added by the model from the orders themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.calendar import Calendar
+from sim.demand import mean_minutes, role_spec
+from sim.inbox import WORKLOAD
+from sim.scenario import LoadedScenario
+from sim.systems import Timeline
+
+
+def _spread(total: float, days: np.ndarray, working: np.ndarray, out: np.ndarray) -> None:
+    chosen = days[working[days]] if days.size else days
+    if total > 0 and chosen.size:
+        out[chosen] += total / chosen.size
+
+
+def daily_workload(sc: LoadedScenario, cal: Calendar, tl: Timeline) -> np.ndarray:
+    """Minutes of scheduled workload, shape (categories, units, days)."""
+    s, mig = sc.model, sc.model.migration
+    out = np.zeros((len(WORKLOAD), len(tl.units), cal.n_days))
+    working = cal.working_day_mask
+    c_mig, c_val = WORKLOAD.index("migration"), WORKLOAD.index("validation")
+    c_rel, c_res = WORKLOAD.index("relabelling"), WORKLOAD.index("reserve_numbers")
+    manual_rows = sum(
+        ss.rows_per_site
+        for ss in mig.info_sets
+        if not ss.machine_migrated or ss.rows_per_site < mig.breakpoint_rows
+    )
+    machine = any(
+        ss.machine_migrated and ss.rows_per_site >= mig.breakpoint_rows for ss in mig.info_sets
+    )
+    for i, u in enumerate(tl.units):
+        go = tl.go_live[i]
+        if not np.isfinite(go) or go >= cal.horizon_minutes:
+            continue
+        g = cal.day_index(go)
+        setting = s.site_kinds[u.kind].setting
+
+        def window(a: float, b: float) -> np.ndarray:
+            return np.arange(max(0, g + int(round(a))), min(cal.n_days, g + int(round(b))))
+
+        per_row = mean_minutes(role_spec(sc, u.kind, "manual_migration_time"))
+        _spread(
+            manual_rows * per_row,
+            window(-mig.manual_days_before_go_live, 0),
+            working,
+            out[c_mig, i],
+        )
+        if machine:
+            _spread(mig.validation_hours_per_site * 60.0, window(-7, 0), working, out[c_val, i])
+        if not mig.pal_migrated and setting == "primary":
+            per_record = mean_minutes(role_spec(sc, u.kind, "relabel_time"))
+            span = window(0, mig.relabel_days_after_go_live)
+            _spread(u.records * per_record, span, working, out[c_rel, i])
+        per_number = mean_minutes(role_spec(sc, u.kind, "reserve_number_time"))
+        span = window(0, mig.reserve_number_days_after_go_live)
+        _spread(mig.reserve_numbers_per_site * per_number, span, working, out[c_res, i])
+    return out
