@@ -26,6 +26,11 @@ def _spread(total: float, days: np.ndarray, working: np.ndarray, out: np.ndarray
         out[chosen] += total / chosen.size
 
 
+def _days(go_day: int, n_days: int, a: float, b: float) -> np.ndarray:
+    """Horizon days from ``a`` to ``b`` days after the go-live day (clipped)."""
+    return np.arange(max(0, go_day + round(a)), min(n_days, go_day + round(b)))
+
+
 def daily_workload(sc: LoadedScenario, cal: Calendar, tl: Timeline) -> np.ndarray:
     """Minutes of scheduled workload, shape (categories, units, days)."""
     s, mig = sc.model, sc.model.migration
@@ -48,23 +53,25 @@ def daily_workload(sc: LoadedScenario, cal: Calendar, tl: Timeline) -> np.ndarra
         g = cal.day_index(go)
         setting = s.site_kinds[u.kind].setting
 
-        def window(a: float, b: float) -> np.ndarray:
-            return np.arange(max(0, g + int(round(a))), min(cal.n_days, g + int(round(b))))
-
         per_row = mean_minutes(role_spec(sc, u.kind, "manual_migration_time"))
         _spread(
             manual_rows * per_row,
-            window(-mig.manual_days_before_go_live, 0),
+            _days(g, cal.n_days, -mig.manual_days_before_go_live, 0),
             working,
             out[c_mig, i],
         )
         if machine:
-            _spread(mig.validation_hours_per_site * 60.0, window(-7, 0), working, out[c_val, i])
+            _spread(
+                mig.validation_hours_per_site * 60.0,
+                _days(g, cal.n_days, -7, 0),
+                working,
+                out[c_val, i],
+            )
         if not mig.pal_migrated and setting == "primary":
             per_record = mean_minutes(role_spec(sc, u.kind, "relabel_time"))
-            span = window(0, mig.relabel_days_after_go_live)
+            span = _days(g, cal.n_days, 0, mig.relabel_days_after_go_live)
             _spread(u.records * per_record, span, working, out[c_rel, i])
         per_number = mean_minutes(role_spec(sc, u.kind, "reserve_number_time"))
-        span = window(0, mig.reserve_number_days_after_go_live)
+        span = _days(g, cal.n_days, 0, mig.reserve_number_days_after_go_live)
         _spread(mig.reserve_numbers_per_site * per_number, span, working, out[c_res, i])
     return out
