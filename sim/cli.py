@@ -19,6 +19,7 @@ from rich.table import Table
 from sim import __version__
 from sim.checks import integrations
 from sim.errors import Diagnostic, ExitCode, ScenarioError
+from sim.kpis import KPIS
 from sim.scenario import LoadedScenario, load_doc, load_scenario, variant_patches
 
 EXIT_CODES_HELP = (
@@ -34,9 +35,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-out = Console(highlight=False)
+console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-for _console in (out, err):
+for _console in (console, err):
     if not _console.is_terminal:  # piped or captured: never truncate or wrap diagnostics
         _console.width = 10_000
 
@@ -73,7 +74,7 @@ def _load(path: Path, variant: str | None, overrides: list[str] | None) -> Loade
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"cutover {__version__}")
+        console.print(f"cutover {__version__}")
         raise typer.Exit()
 
 
@@ -113,7 +114,7 @@ def validate(
                     worst = max(worst, exc.exit_code)
             if not bad:
                 s = base.model
-                out.print(
+                console.print(
                     f"[green]ok[/green] {path}: {s.name}, {len(s.sites)} site entries "
                     f"({sum(x.count for x in s.sites)} sites), {len(s.labs)} labs, "
                     f"{len(names)} variants"
@@ -159,14 +160,70 @@ def timeline(
         if values["coexistence_days"]:
             cells[6] = f"[bold yellow]{cells[6]}[/bold yellow]"
         table.add_row(*cells)
-    out.print(table)
+    console.print(table)
     found = integrations(sc)
     if found:
-        out.print("[bold]Transition integrations this schedule implies:[/bold]")
+        console.print("[bold]Transition integrations this schedule implies:[/bold]")
         for item in found:
-            out.print(f"  - {item.describe()}")
+            console.print(f"  - {item.describe()}")
     else:
-        out.print("No transition integrations: every lab switches with all its units.")
+        console.print("No transition integrations: every lab switches with all its units.")
+
+
+@app.command()
+def run(
+    scenario: ScenarioArg,
+    variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="Variant(s) to run, repeatable or comma-separated; all share random numbers.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the scenario's).")] = None,
+    replication: Annotated[int, typer.Option(min=0, help="Replication index.")] = 0,
+    overrides: SetOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder that receives the run folder.")] = Path(
+        "results"
+    ),
+    per_result: Annotated[
+        bool, typer.Option("--per-result", help="Also write one row per result (small runs).")
+    ] = False,
+) -> None:
+    """Run one replication per variant, write its tables and print a short summary.
+
+    The last line printed is the run folder.
+    """
+    import time
+
+    from sim.model import run_replication
+    from sim.outputs import tabulate
+    from sim.runfolder import write_run
+
+    names = [v.strip() for item in (variants or [None]) for v in (item or "").split(",")]
+    names = [n or None for n in dict.fromkeys(names)]
+    loaded = [_load(scenario, name, overrides) for name in names]
+    root_seed = loaded[0].model.seed if seed is None else seed
+    start = time.perf_counter()
+    runs = []
+    for sc in loaded:
+        t0 = time.perf_counter()
+        rep = run_replication(sc, replication, root_seed)
+        tables = tabulate(rep, with_results=per_result)
+        runs.append((sc, replication, tables))
+        elapsed = time.perf_counter() - t0
+        err.print(f"{sc.label}: {rep.n_results:,} orders in {elapsed:.1f} s", markup=False)
+    folder = write_run(out, runs, sys.argv, time.perf_counter() - start, root_seed)
+    table = Table(title=f"{loaded[0].model.title} (seed {root_seed}, replication {replication})")
+    table.add_column("KPI")
+    table.add_column("unit")
+    for sc, _, _ in runs:
+        table.add_column(sc.variant or "base", justify="right")
+    for name, kpi in KPIS.items():
+        table.add_row(name, kpi.unit, *[f"{t.kpis[name]:,.0f}" for _, _, t in runs])
+    console.print(table)
+    console.print(str(folder))
 
 
 @app.command()
@@ -174,7 +231,7 @@ def schema() -> None:
     """Print the JSON Schema of the scenario format (for editors that check YAML)."""
     from sim.schema import Scenario
 
-    out.print_json(json.dumps(Scenario.model_json_schema()))
+    console.print_json(json.dumps(Scenario.model_json_schema()))
 
 
 def main() -> None:

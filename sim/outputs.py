@@ -1,0 +1,247 @@
+"""Tidy tables from one replication: per result, per unit and day, per lab and day, per lock.
+
+Everything is computed after the run from the per-item record and the staff-minute ledgers,
+vectorized: an end-of-day backlog is the number of results ready by midnight and neither
+signed nor orphaned by then. KPIs (defined once in :mod:`sim.kpis`) are totals and peaks of
+these tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.inbox import ACTIVITIES
+from sim.kpis import KPIS
+from sim.model import Replication
+
+
+@dataclass
+class Tables:
+    """The tables of one replication (``results`` only when asked for)."""
+
+    site_days: pd.DataFrame
+    lab_days: pd.DataFrame
+    locks: pd.DataFrame
+    kpis: dict[str, float]
+    results: pd.DataFrame | None = None
+
+
+def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
+    """Per result: abnormal and late (signed, unsigned or orphaned past its threshold)."""
+    s, o = rep.scenario.model, rep.orders
+    kinds = [s.site_kinds[u.kind] for u in rep.timeline.units]
+    late_h = np.array([k.late_threshold_hours for k in kinds])[o.unit]
+    crit_h = np.array([k.critical_threshold_hours for k in kinds])[o.unit]
+    threshold = np.where(o.critical, crit_h, late_h) * 60.0
+    signed = rep.items.done[: rep.n_results]
+    end = rep.calendar.horizon_minutes
+    waited = np.where(np.isnan(signed), end, signed) - rep.lab_ready
+    orphan = ~np.isnan(rep.orphan_time)
+    late = o.abnormal & (orphan | (waited > threshold))
+    return late, rep.lab_ready + threshold
+
+
+def _day_counts(rep: Replication, times: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(units, days) counts of events at ``times`` (nan and out-of-horizon ignored)."""
+    cal, unit = rep.calendar, rep.orders.unit
+    ok = np.isfinite(times) & (times >= 0) & (times < cal.horizon_minutes)
+    if mask is not None:
+        ok &= mask
+    day = cal.day_indices(times[ok])
+    n_units, n_days = len(rep.timeline.units), cal.n_days
+    flat = np.bincount(unit[ok] * n_days + day, minlength=n_units * n_days)
+    return flat.reshape(n_units, n_days)
+
+
+def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
+    """Staff minutes by activity (activities, units, days) and overtime (units, days)."""
+    cal = rep.calendar
+    n_units, n_days = len(rep.timeline.units), cal.n_days
+    size = n_units * n_days
+    minutes = np.zeros((len(ACTIVITIES), size))
+    overtime = np.zeros(size)
+    for pool in rep.pools.values():
+        if pool.ledger:
+            units = np.concatenate([u for u, _, _, _ in pool.ledger])
+            day = np.concatenate(
+                [
+                    np.full(len(u), cal.day_index(min(t, cal.horizon_minutes - 1)))
+                    for u, t, _, _ in pool.ledger
+                ]
+            )
+            act = np.concatenate([np.full(len(u), a) for u, _, a, _ in pool.ledger])
+            val = np.concatenate([m for _, _, _, m in pool.ledger])
+            key = act * size + units * n_days + day
+            minutes += np.bincount(key, val, minlength=len(ACTIVITIES) * size).reshape(
+                minutes.shape
+            )
+        for su, t, ot in pool.overtime_log:
+            day = cal.day_index(min(t, cal.horizon_minutes - 1))
+            np.add.at(overtime, su * n_days + day, ot)
+    return minutes.reshape(len(ACTIVITIES), n_units, n_days), overtime.reshape(n_units, n_days)
+
+
+def site_days(rep: Replication) -> pd.DataFrame:
+    """One row per unit and day."""
+    cal, tl, o = rep.calendar, rep.timeline, rep.orders
+    n_units, n_days = len(tl.units), cal.n_days
+    signed = rep.items.done[: rep.n_results]
+    late, late_at = late_flags(rep)
+    # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
+    enters = ~(rep.orphan_time == rep.lab_ready)
+    arrived = _day_counts(rep, rep.lab_ready, enters)
+    left = _day_counts(rep, signed) + _day_counts(rep, rep.orphan_time, enters)
+    backlog = np.cumsum(arrived - left, axis=1)
+    minutes, overtime = _ledger(rep)
+    units = np.repeat(np.arange(n_units), n_days)
+    days = np.tile(np.arange(n_days), n_units)
+    mid = cal.day_start[:-1][days] + 720.0
+    coexist = tl.home_new(units, mid) & ~tl.client_new(units, mid)
+    frame = {
+        "date": np.tile(np.array(cal.days, dtype="datetime64[D]"), n_units),
+        "unit": np.array([u.id for u in tl.units])[units],
+        "site": np.array([u.group for u in tl.units])[units],
+        "kind": np.array([u.kind for u in tl.units])[units],
+        "area": np.array([u.area for u in tl.units])[units],
+        "coexistence": coexist,
+        "demand": o.potential_per_day.ravel(),
+        "orders": o.placed_per_day.ravel(),
+        "results": arrived.ravel(),
+        "signed": _day_counts(rep, signed).ravel(),
+        "backlog": backlog.ravel(),
+        "late_abnormal": _day_counts(rep, late_at, late).ravel(),
+        "orphans": _day_counts(rep, rep.orphan_time).ravel(),
+    }
+    for a, name in enumerate(ACTIVITIES):
+        frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
+    frame["overtime_hours"] = overtime.ravel() / 60.0
+    frame["worked_hours"] = minutes.sum(axis=0).ravel() / 60.0
+    return pd.DataFrame(frame)
+
+
+def lab_days(rep: Replication) -> pd.DataFrame:
+    """Turnaround (order to result ready) percentiles per lab and order day."""
+    cal, o = rep.calendar, rep.orders
+    tat = (rep.lab_ready - o.time) / 60.0
+    lab = rep.timeline.unit_lab[o.unit]
+    day = cal.day_indices(np.clip(o.time, 0, cal.horizon_minutes - 1))
+    key = lab.astype(np.int64) * cal.n_days + day
+    order = np.argsort(key, kind="stable")
+    key, tat = key[order], tat[order]
+    bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
+    rows = []
+    for a, b in itertools.pairwise(bounds):
+        k = int(key[a])
+        p50, p90 = np.quantile(tat[a:b], [0.5, 0.9])
+        rows.append(
+            (rep.timeline.lab_ids[k // cal.n_days], cal.days[k % cal.n_days], b - a, p50, p90)
+        )
+    frame = pd.DataFrame(
+        rows, columns=["lab", "date", "orders", "turnaround_p50_h", "turnaround_p90_h"]
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def locks(rep: Replication) -> pd.DataFrame:
+    """Per unit whose legacy client locks: what was left in it and what became of it."""
+    cal, tl, o = rep.calendar, rep.timeline, rep.orders
+    policy = rep.scenario.model.policies.lock.mode
+    signed = rep.items.done[: rep.n_results]
+    orphan = ~np.isnan(rep.orphan_time)
+    rows = []
+    in_horizon = np.flatnonzero(tl.lock < cal.horizon_minutes)
+    legacy_by_unit = _group(o.unit[rep.legacy], np.flatnonzero(rep.legacy), len(tl.units))
+    for i in in_horizon:
+        lock = tl.lock[i]
+        mine = legacy_by_unit[i]
+        ready = rep.lab_ready[mine]
+        unsigned = (ready < lock) & ~(signed[mine] < lock) & ~(rep.orphan_time[mine] < lock)
+        outstanding = ready >= lock
+        left = unsigned | outstanding
+        rows.append(
+            {
+                "unit": tl.units[i].id,
+                "site": tl.units[i].group,
+                "system": tl.units[i].legacy_client,
+                "lock": cal.to_datetime(lock),
+                "policy": policy,
+                "unsigned_at_lock": int(unsigned.sum()),
+                "outstanding_orders": int(outstanding.sum()),
+                "signed_later": int((left & ~np.isnan(signed[mine]) & ~rep.rerouted[mine]).sum()),
+                "rerouted": int((left & rep.rerouted[mine]).sum()),
+                "orphaned": int((left & orphan[mine]).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n + 1))
+    vals = values[order]
+    return [vals[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def results(rep: Replication) -> pd.DataFrame:
+    """One row per result (for small runs: it is as long as the number of orders)."""
+    cal, tl, o, it = rep.calendar, rep.timeline, rep.orders, rep.items
+    n = rep.n_results
+    late, _ = late_flags(rep)
+    cats = [c.id for c in rep.scenario.model.test_categories]
+
+    def when(m: np.ndarray) -> pd.DatetimeIndex:
+        out = np.where(np.isfinite(m), m, 0.0)
+        idx = cal.to_datetimes(out)
+        return idx.where(np.isfinite(m))
+
+    return pd.DataFrame(
+        {
+            "unit": np.array([u.id for u in tl.units])[o.unit],
+            "site": np.array([u.group for u in tl.units])[o.unit],
+            "category": np.array(cats)[o.category],
+            "client": np.where(rep.legacy, "legacy", "millennium"),
+            "inbox": np.where(it.inbox[:n] == 0, "legacy", "millennium"),
+            "ordered": when(o.time),
+            "resulted": when(rep.lab_ready),
+            "signed": when(it.done[:n]),
+            "abnormal": o.abnormal,
+            "critical": o.critical,
+            "late": late,
+            "orphan": ~np.isnan(rep.orphan_time),
+            "rerouted": rep.rerouted,
+        }
+    )
+
+
+def kpis(rep: Replication, days: pd.DataFrame) -> dict[str, float]:
+    """Replication totals and peaks, named as in :data:`sim.kpis.KPIS`."""
+    late, _ = late_flags(rep)
+    weekly = days.groupby(["unit", days["date"].dt.to_period("W")])["late_abnormal"].sum()
+    extra = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
+    values = {
+        "late_abnormal": float(late.sum()),
+        "orphans": float((~np.isnan(rep.orphan_time)).sum()),
+        "late_abnormal_peak_site_week": float(weekly.max()) if len(weekly) else 0.0,
+        "backlog_peak": float(days.groupby("date")["backlog"].sum().max()),
+        "overtime_hours": float(days["overtime_hours"].sum()),
+        "dual_system_hours": float(days["dual_system_hours"].sum()),
+        "extra_staff_hours": float(days[extra].to_numpy().sum()) + rep.reroute_minutes / 60.0,
+    }
+    assert set(values) == set(KPIS)
+    return values
+
+
+def tabulate(rep: Replication, with_results: bool = False) -> Tables:
+    days = site_days(rep)
+    return Tables(
+        site_days=days,
+        lab_days=lab_days(rep),
+        locks=locks(rep),
+        kpis=kpis(rep, days),
+        results=results(rep) if with_results else None,
+    )
