@@ -58,7 +58,9 @@ def _report(exc: ScenarioError) -> None:
 
 def _print_diagnostic(d: Diagnostic) -> None:
     style = "red" if d.severity == "error" else "yellow"
-    err.print(f"[{style}]{d.severity}[/{style}] {d}", markup=True, soft_wrap=True)
+    text = str(d).replace(f"{d.severity}: ", "", 1) if d.severity != "error" else str(d)
+    err.print(f"[{style}]{d.severity}[/{style}] ", end="", markup=True)
+    err.print(text, markup=False, soft_wrap=True)
 
 
 def _load(path: Path, variant: str | None, overrides: list[str] | None) -> LoadedScenario:

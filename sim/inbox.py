@@ -206,27 +206,32 @@ class SignerPool:
             ids = self.pending
             if not first_round:  # refresh: only what arrived while the signer worked
                 ids = ids[self.ready[ids] <= clock[self.signer[ids]]]
-            if not ids.size:
-                break
-            clock, paid, worked = self._work(ids, t, clock, limit, paid, *unit_args, True)
+            if ids.size:
+                clock, paid = self._work(ids, t, clock, limit, paid, *unit_args, True)
             first_round = False
-            if not cfg.refresh or not worked:
+            if not cfg.refresh:
                 break
             self.admit(float(np.max(np.where(present, close, t))))
             waiting = self.pending
             if not waiting.size:
                 break
-            # Idle signers jump to their next arrival inside the session.
+            w_sg = self.signer[waiting]
+            startable = (self.ready[waiting] <= clock[w_sg]) & (clock[w_sg] < limit[w_sg])
+            if startable.any():
+                continue
+            # Nobody can start anything: idle signers jump to their next arrival.
             nxt = np.full(self.n, np.inf)
-            np.minimum.at(nxt, self.signer[waiting], self.ready[waiting])
-            idle = present & (nxt > clock) & (nxt < limit)
-            clock = np.where(idle, nxt, clock)
+            np.minimum.at(nxt, w_sg, self.ready[waiting])
+            jump = present & (nxt > clock) & (nxt < limit)
+            if not jump.any():
+                break
+            clock = np.where(jump, nxt, clock)
         # Urgent leftovers in overtime, up to the weekly cap.
         room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
         ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
         urgent = self.pending[self.urgency[self.pending] <= URGENT]
         if urgent.size:
-            clock, paid, _ = self._work(urgent, t, clock, ot_limit, paid, *unit_args, False)
+            clock, paid = self._work(urgent, t, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
         self.overtime_used += overtime
         if overtime.any():
@@ -236,8 +241,7 @@ class SignerPool:
     def _work(self, ids, t, clock, limit, paid, learn, home_new, look_share, regular):
         """Work ``ids`` in priority order from each signer's ``clock`` until ``limit``.
 
-        Returns the new clocks, which signers have opened their second inbox, and how many
-        items were done.
+        Returns the new clocks and which signers have opened their second inbox.
         """
         sg = self.signer[ids]
         second = self.inbox[ids] != home_new[sg]
@@ -275,7 +279,7 @@ class SignerPool:
         paid = paid.copy()
         paid[d_sg[d_switch > 0]] = True
         self.pending = self.pending[np.isnan(self.done[self.pending])]
-        return clock, paid, int(done.sum())
+        return clock, paid
 
     def _pass(self, ids, sg, e, clock, limit, sel, done):
         """Segmented cumulative sum over ``sel``: items start in order while clock < limit."""
