@@ -185,8 +185,8 @@ class SignerPool:
         su = cfg.signer_unit
         present = cfg.presence[:, day]
         start = np.maximum(t, self.busy_until)
-        close = start + np.maximum(end - start, 0.0) * train[su]  # training shortens it
-        avail = np.where(present, close - start, 0.0)
+        close = t + (end - t) * train[su]  # training takes the end of the session
+        avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
         everyone = np.arange(self.n)
         # Scheduled workload first, up to its share of the session.
         cap = avail * cfg.workload_share
