@@ -88,6 +88,7 @@ class PoolConfig:
     overtime_cap: float  # minutes per signer and ISO week
     workload_share: float  # cap on the share of a session taken by scheduled workload
     refresh: bool = False
+    cover_after_days: int | None = None  # a colleague covers an absence longer than this
 
 
 class SignerPool:
@@ -121,6 +122,10 @@ class SignerPool:
         self.messages = np.zeros(n)  # backlog of message minutes
         self.workload = np.zeros((len(WORKLOAD), n))
         self.overtime_used = np.zeros(n)
+        self.worked = np.zeros(n)  # minutes from each session's start to its last work
+        self._streak = _absence_streaks(cfg.presence)
+        self._worker_day = -1
+        self.worker = np.arange(n)
         self._week = -1
         self.ledger: list[tuple[np.ndarray, float, int, np.ndarray]] = []
         self.overtime_log: list[tuple[np.ndarray, float, np.ndarray]] = []
@@ -184,6 +189,9 @@ class SignerPool:
         home_new, learn, look_share, train = self.unit_state(t)
         su = cfg.signer_unit
         present = cfg.presence[:, day]
+        if day != self._worker_day:
+            self.worker = self._workers(day)
+            self._worker_day = day
         start = np.maximum(t, self.busy_until)
         close = t + (end - t) * train[su]  # training takes the end of the session
         avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
@@ -194,9 +202,9 @@ class SignerPool:
             take = np.minimum(self.workload[c], cap)
             self.workload[c] -= take
             cap -= take
-            avail -= take
             self._log(t, name, take, everyone)
-        clock = np.where(present, close - avail, start)
+        clock = start + (avail * cfg.workload_share - cap)
+        idle = np.zeros(self.n)
         limit = np.where(present, close, -np.inf)
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
@@ -205,7 +213,7 @@ class SignerPool:
         while True:
             ids = self.pending
             if not first_round:  # refresh: only what arrived while the signer worked
-                ids = ids[self.ready[ids] <= clock[self.signer[ids]]]
+                ids = ids[self.ready[ids] <= clock[self.worker[self.signer[ids]]]]
             if ids.size:
                 clock, paid = self._work(ids, t, clock, limit, paid, *unit_args, True)
             first_round = False
@@ -215,7 +223,8 @@ class SignerPool:
             waiting = self.pending
             if not waiting.size:
                 break
-            w_sg = self.signer[waiting]
+            w_sg = self.worker[self.signer[waiting]]
+            waiting, w_sg = waiting[w_sg >= 0], w_sg[w_sg >= 0]
             startable = (self.ready[waiting] <= clock[w_sg]) & (clock[w_sg] < limit[w_sg])
             if startable.any():
                 continue
@@ -225,6 +234,7 @@ class SignerPool:
             jump = present & (nxt > clock) & (nxt < limit)
             if not jump.any():
                 break
+            idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
         # Urgent leftovers in overtime, up to the weekly cap.
         room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
@@ -236,6 +246,7 @@ class SignerPool:
         self.overtime_used += overtime
         if overtime.any():
             self.overtime_log.append((su, t, overtime))
+        self.worked += np.where(present, clock - start - idle, 0.0)
         self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
     def _work(self, ids, t, clock, limit, paid, learn, home_new, look_share, regular):
@@ -243,7 +254,8 @@ class SignerPool:
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        sg = self.signer[ids]
+        sg = self.worker[self.signer[ids]]  # the owner, or a colleague covering an absence
+        ids, sg = ids[sg >= 0], sg[sg >= 0]
         second = self.inbox[ids] != home_new[sg]
         urg = self.urgency[ids]
         group = np.where(urg == CRITICAL, 0, np.where(urg == URGENT, 1, 3) + 3 * second)
@@ -281,6 +293,29 @@ class SignerPool:
         self.pending = self.pending[np.isnan(self.done[self.pending])]
         return clock, paid
 
+    def _workers(self, day: int) -> np.ndarray:
+        """Who works each signer's inbox today: the signer, a covering colleague, or -1.
+
+        A colleague covers once an absence has lasted more than ``cover_after_days``: the
+        first present signer after the absent one in the unit's order, wrapping around.
+        """
+        cfg = self.cfg
+        present = cfg.presence[:, day]
+        worker = np.where(present, np.arange(self.n), -1)
+        if cfg.cover_after_days is None:
+            return worker
+        su = cfg.signer_unit
+        first = np.r_[True, su[1:] != su[:-1]]
+        seg_start = np.maximum.accumulate(np.where(first, np.arange(self.n), 0))
+        seg_len = np.bincount(su, minlength=su.max() + 1)[su]
+        pos = np.arange(self.n) - seg_start
+        needs = ~present & (self._streak[:, day] > cfg.cover_after_days)
+        for k in range(1, int(seg_len.max())):
+            cand = seg_start + (pos + k) % seg_len
+            take = needs & (worker < 0) & present[cand]
+            worker[take] = cand[take]
+        return worker
+
     def _pass(self, ids, sg, e, clock, limit, sel, done):
         """Segmented cumulative sum over ``sel``: items start in order while clock < limit."""
         if not sel.any():
@@ -310,3 +345,13 @@ def _first_in_segment(seg: np.ndarray, flag: np.ndarray) -> np.ndarray:
     firsts = pos[np.r_[True, keys[1:] != keys[:-1]]]
     out[firsts] = True
     return out
+
+
+def _absence_streaks(presence: np.ndarray) -> np.ndarray:
+    """Consecutive absent days up to and including each day, per signer."""
+    streak = np.zeros(presence.shape, dtype=np.int32)
+    run = np.zeros(presence.shape[0], dtype=np.int32)
+    for d in range(presence.shape[1]):
+        run = np.where(presence[:, d], 0, run + 1)
+        streak[:, d] = run
+    return streak

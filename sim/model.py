@@ -152,6 +152,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
+            cover_after_days=s.staffing.cover_after_days,
         )
         pools[kind_id] = SignerPool(cfg, items, np.flatnonzero(item_pool == k), state)
     return Replication(

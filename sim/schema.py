@@ -245,6 +245,11 @@ class Staffing(Strict):
     )
     absence_share: Share = 0.08
     absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
+    cover_after_days: Annotated[int, Field(ge=0)] | None = Field(
+        2,
+        description="a colleague covers an absent signer's inbox after this many days "
+        "(null: never)",
+    )
     extra_signers: dict[str, int] = Field(
         default_factory=dict, description="extra signers per site, by site kind"
     )

@@ -1,0 +1,167 @@
+"""The whole model: conservation, common random numbers and the direction of effects.
+
+Direction checks compare two variants over the same replications (common random numbers)
+and require the 95% t confidence interval of the paired difference to exclude zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim.model import build, run_replication
+from sim.outputs import late_flags, tabulate
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "scenarios" / "tiny.yaml"
+AS_HAPPENED = ROOT / "scenarios" / "as-happened-2024.yaml"
+REPS = 8
+
+
+def _conserve(rep) -> None:
+    n = rep.n_results
+    signed = ~np.isnan(rep.items.done[:n])
+    orphan = ~np.isnan(rep.orphan_time)
+    assert not (signed & orphan).any(), "a result both signed and orphaned"
+    pending = ~signed & ~orphan
+    assert signed.sum() + orphan.sum() + pending.sum() == len(rep.orders) == n
+    # Nothing is signed before it is ready or orphaned before it is ready.
+    assert (rep.items.done[:n][signed] >= rep.lab_ready[signed]).all()
+    assert (rep.orphan_time[orphan] >= rep.lab_ready[orphan]).all()
+    tables = tabulate(rep)
+    days = tables.site_days
+    assert days["orders"].sum() == n
+    # The last end-of-day backlog (a running sum of daily arrivals and departures) equals a
+    # direct count of results ready by the horizon and neither signed nor orphaned by then.
+    end = rep.calendar.horizon_minutes
+    open_now = (rep.lab_ready < end) & ~(rep.items.done[:n] < end) & ~(rep.orphan_time < end)
+    enters = ~(rep.orphan_time == rep.lab_ready)
+    last = days[days["date"] == days["date"].max()]["backlog"].sum()
+    assert last == (open_now & enters).sum()
+    # Staff minutes logged item by item add up to the time each signer's clock advanced.
+    for pool in rep.pools.values():
+        logged = sum(m.sum() for _, _, _, m in pool.ledger)
+        assert logged == pytest.approx(pool.worked.sum(), rel=1e-9, abs=1e-6)
+    activity = [
+        c
+        for c in days.columns
+        if c.endswith("_hours") and c not in ("overtime_hours", "worked_hours")
+    ]
+    assert days[activity].to_numpy().sum() == pytest.approx(days["worked_hours"].sum())
+
+
+@pytest.mark.parametrize(
+    ("path", "overrides"),
+    [
+        (TINY, []),
+        (TINY, ["policies.lock.mode=reroute", "policies.lock.reroute_capacity_per_day=3"]),
+        (TINY, ["policies.lock.mode=lost"]),
+        (TINY, ["policies.lock.mode=drain", "policies.lock.drain_days=2"]),
+        (AS_HAPPENED, ["horizon.end=2024-12-15"]),
+    ],
+)
+def test_every_order_is_signed_pending_or_orphaned(path, overrides):
+    _conserve(run_replication(load_scenario(path, overrides=overrides), replication=2))
+
+
+def test_lock_policies_decide_the_fate_of_late_legacy_results():
+    base = ["policies.lock.drain_days=0"]
+    lost = run_replication(load_scenario(TINY, overrides=["policies.lock.mode=lost"]), 0)
+    routed = run_replication(load_scenario(TINY, overrides=["policies.lock.mode=reroute"]), 0)
+    drained = run_replication(load_scenario(TINY, overrides=base), 0)
+    assert (~np.isnan(lost.orphan_time)).sum() > 0
+    assert (~np.isnan(routed.orphan_time)).sum() == 0 and routed.rerouted.any()
+    # Rerouted results end up signed in the Millennium inbox.
+    n = routed.n_results
+    assert (routed.items.inbox[:n][routed.rerouted] == 1).all()
+    assert np.isfinite(routed.items.done[:n][routed.rerouted]).mean() > 0.9
+    # A drain deadline of zero days orphans as much as losing them at the lock does.
+    assert (~np.isnan(drained.orphan_time)).sum() == (~np.isnan(lost.orphan_time)).sum()
+
+
+def test_variants_share_demand_and_handling_times():
+    two = build(load_scenario(TINY, "window-2w"), replication=4)
+    four = build(load_scenario(TINY, "window-4w"), replication=4)
+    np.testing.assert_array_equal(two.orders.potential_per_day, four.orders.potential_per_day)
+    # Orders placed away from both go-live windows are the same orders with the same times.
+    cutoff = two.calendar.day_start[14]
+    e2, e4 = two.orders.time < cutoff, four.orders.time < cutoff
+    assert e2.sum() > 100
+    for field in ("time", "unit", "category", "abnormal", "signer", "review", "turnaround"):
+        a, b = getattr(two.orders, field), getattr(four.orders, field)
+        assert np.array_equal(a[e2], b[e4]), field
+
+
+def _paired(kpi: str, a: list[str], b: list[str], path=TINY) -> np.ndarray:
+    sa, sb = load_scenario(path, overrides=a), load_scenario(path, overrides=b)
+    diffs = []
+    for r in range(REPS):
+        ka = tabulate(run_replication(sa, r)).kpis
+        kb = tabulate(run_replication(sb, r)).kpis
+        diffs.append(kb[kpi] - ka[kpi])
+    return np.array(diffs)
+
+
+def _ci(d: np.ndarray) -> tuple[float, float]:
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return d.mean() - half, d.mean() + half
+
+
+def test_more_signers_lower_late_abnormal_results():
+    # Short sessions and no overtime make signing capacity the constraint, also for abnormal
+    # results; one more signer per unit relieves it. (With ample capacity, late results come
+    # from session timing and absences, which staffing does not change.)
+    tight = [
+        "site_kinds.health_centre.sessions=[{at: '08:00', minutes: 8}]",
+        "policies.overtime_cap_hours_per_week=0",
+    ]
+    more = [*tight, "staffing.extra_signers={health_centre: 1, hospital_unit: 1}"]
+    d = _paired("late_abnormal", tight, more)
+    assert _ci(d)[1] < 0, d
+
+
+def test_dual_system_hours_grow_with_the_window():
+    d = _paired(
+        "dual_system_hours",
+        ["policies.coexistence_window_days=14"],
+        ["policies.coexistence_window_days=28"],
+    )
+    assert _ci(d)[0] > 0, d
+
+
+def test_no_dual_period_means_exactly_zero_dual_system_hours():
+    # Everyone goes live with the lab; late legacy results are rerouted, never drained.
+    sc = load_scenario(
+        TINY, overrides=["policies.coexistence_window_days=0", "policies.lock.mode=reroute"]
+    )
+    for r in range(3):
+        rep = run_replication(sc, r)
+        assert tabulate(rep).kpis["dual_system_hours"] == 0.0
+
+
+def test_faster_learning_lowers_the_backlog_at_the_legacy_lock():
+    slow, fast = (
+        ["staffing.learning_curve.time_constant_days=60"],
+        ["staffing.learning_curve.time_constant_days=5"],
+    )
+    sa, sb = load_scenario(TINY, overrides=slow), load_scenario(TINY, overrides=fast)
+    diffs = []
+    for r in range(REPS):
+        la = tabulate(run_replication(sa, r)).locks
+        lb = tabulate(run_replication(sb, r)).locks
+        diffs.append(lb["unsigned_at_lock"].sum() - la["unsigned_at_lock"].sum())
+    assert _ci(np.array(diffs))[1] < 0, diffs
+
+
+def test_late_flags_follow_the_threshold_definition():
+    rep = run_replication(load_scenario(TINY), 0)
+    late, late_at = late_flags(rep)
+    n = rep.n_results
+    signed = rep.items.done[:n]
+    ok = rep.orders.abnormal & ~np.isnan(signed) & np.isnan(rep.orphan_time)
+    assert (late[ok] == (signed[ok] > late_at[ok])).all()
+    assert not late[~rep.orders.abnormal].any()
