@@ -21,8 +21,10 @@ the coexistence mechanism: while a unit documents in Millennium but its lab resu
 arrive in the legacy client, those results come last and are what slips when time runs short.
 
 An item is started only while the session is open and is then finished (it may overrun).
-When urgent items (groups 0, 1, 4) remain, the signer works on them in overtime, starting new
-ones until the weekly overtime cap is used. Handling times are multiplied by the unit's
+When urgent items remain that the signer knows of (in the home inbox, or in the second inbox
+if it was opened in this session), the signer works on them in overtime, starting new ones
+until the weekly overtime cap is used. An unopened second inbox gets no overtime: that is
+where results slip. Handling times are multiplied by the unit's
 learning-curve factor at the session's start; a result may also need a legacy lookup.
 
 All signers of a kind share session times, so one call handles one session for all of them,
@@ -239,7 +241,13 @@ class SignerPool:
         # Urgent leftovers in overtime, up to the weekly cap.
         room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
         ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
-        urgent = self.pending[self.urgency[self.pending] <= URGENT]
+        # Overtime only for urgent items the signer knows about: those in the home inbox, or
+        # in the second inbox if it was opened this session.
+        pend = self.pending
+        w = self.worker[self.signer[pend]]
+        w_ok = np.maximum(w, 0)
+        known = (self.inbox[pend] == unit_args[1][w_ok]) | paid[w_ok]
+        urgent = pend[(self.urgency[pend] <= URGENT) & (w >= 0) & known]
         if urgent.size:
             clock, paid = self._work(urgent, t, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)

@@ -93,9 +93,20 @@ def test_the_second_inbox_slips_when_no_time_is_left():
     pool, it = make_pool(items, home_new=True, sessions=((0, 15),))
     done = run(pool, it, sessions=((0, 15),))
     assert done[0] == 15 and np.isnan(done[1])
-    # With overtime allowed, the urgent legacy result is done after the session: 15+5+10.
+    # Overtime does not rescue it: the signer never opened the second inbox this session.
     pool, it = make_pool(items, home_new=True, overtime_cap=60, sessions=((0, 15),))
-    assert run(pool, it, sessions=((0, 15),)).tolist() == [15, 30]
+    done = run(pool, it, sessions=((0, 15),))
+    assert done[0] == 15 and np.isnan(done[1])
+    assert pool.overtime_used[0] == 0
+
+
+def test_overtime_covers_a_second_inbox_that_was_opened():
+    items = [(0, 10, NORMAL, NEW), (0, 10, URGENT, LEGACY), (0, 10, URGENT, LEGACY)]
+    pool, it = make_pool(items, home_new=True, overtime_cap=60, sessions=((0, 20),))
+    done = run(pool, it, sessions=((0, 20),))
+    # 0-10 home normal; switch + first legacy urgent 10-25 (started at 10 < 20); the second
+    # legacy urgent starts at 25 >= 20, so only in overtime, which is allowed now: 25-35.
+    assert done.tolist() == [10, 25, 35]
     assert pool.overtime_used[0] == 15
 
 
