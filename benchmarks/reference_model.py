@@ -150,9 +150,9 @@ def _item(env, clock: _PoolClock, pool, local: int, done: np.ndarray):
         if req not in got:
             req.cancel()
             continue
-        duration = pool.handling[local] * learn
+        duration = float(pool.handling[local]) * learn
         if pool.lookup_u[local] < look_share and not pool.is_chase[local]:
-            duration += pool.lookup[local]
+            duration += float(pool.lookup[local])
         if second and not worker.paid:
             duration += pool.cfg.switch_cost
             worker.paid = True

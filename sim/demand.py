@@ -51,8 +51,6 @@ class Orders:
     lookup: np.ndarray  # minutes of a legacy lookup, if one is needed
     lookup_u: np.ndarray  # uniform deciding whether a lookup is needed
     match_u: np.ndarray  # uniform deciding manual matching (paper orders, lost LID)
-    match_delay: np.ndarray  # minutes a manual match takes
-    back_entry: np.ndarray  # minutes to enter a paper order afterwards
     paper: np.ndarray  # bool: placed during cutover downtime
     potential_per_day: np.ndarray  # (units, days) potential demand before reduction
     placed_per_day: np.ndarray  # (units, days) orders actually placed
@@ -68,89 +66,125 @@ def role_spec(sc: LoadedScenario, kind: str, role: str) -> DistributionSpec:
 
 
 def generate_orders(sc: LoadedScenario, cal: Calendar, tl: Timeline, streams: Streams) -> Orders:
-    """Draw every unit's orders over the horizon."""
+    """Draw every unit's orders over the horizon.
+
+    Two passes: the first draws each unit's daily counts, so that the second can fill
+    preallocated arrays slice by slice; planned reductions are applied once at the end.
+    """
     s = sc.model
     cats = s.test_categories
     cat_cum = np.cumsum([c.share for c in cats])
     abn_share = np.array([c.abnormal_share for c in cats])
     crit_share = np.array([c.critical_share for c in cats])
-    red = s.policies.volume_reduction
-    down_hours = s.policies.cutover_downtime_hours
-    h, m = map(int, s.policies.cutover_downtime_start.split(":"))
-    down_offset = h * 60 + m
     n_days = cal.n_days
-    day_idx = np.arange(n_days)
-    per_order = [k for k in Orders.__dataclass_fields__ if not k.endswith("_per_day")]
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in per_order}
     potential = np.zeros((len(tl.units), n_days), dtype=np.int32)
-    placed = np.zeros((len(tl.units), n_days), dtype=np.int32)
     for i, u in enumerate(tl.units):
         kind = s.site_kinds[u.kind]
         rate = u.orders_per_day * np.asarray(kind.weekday_profile)[cal.weekday]
         rate = np.where(cal.holiday_mask, rate * kind.holiday_factor, rate)
-        rng = streams.rng(f"orders/{u.id}")
-        counts = rng.poisson(rate)
-        n = int(counts.sum())
-        days = np.repeat(day_idx, counts)
+        potential[i] = streams.rng(f"orders/{u.id}").poisson(rate)
+    bounds = np.r_[0, np.cumsum(potential.sum(axis=1))]
+    total = int(bounds[-1])
+    f32 = np.float32
+    cols = {
+        "unit": np.empty(total, np.int32),
+        "time": np.empty(total),
+        "category": np.empty(total, np.int8),
+        "abnormal": np.empty(total, bool),
+        "critical": np.empty(total, bool),
+        "signer": np.empty(total, np.int16),
+        "turnaround": np.empty(total, f32),
+        "review": np.empty(total, f32),
+        "chase": np.empty(total, f32),
+        "lookup": np.empty(total, f32),
+        "lookup_u": np.empty(total, f32),
+        "match_u": np.empty(total, f32),
+        "paper": np.zeros(total, bool),
+    }
+    keep = np.ones(total, dtype=bool)
+    day_idx = np.arange(n_days)
+    red = s.policies.volume_reduction
+    for i, u in enumerate(tl.units):
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        n = b - a
+        kind = s.site_kinds[u.kind]
+        days = np.repeat(day_idx, potential[i])
         h0, h1 = kind.order_hours
-        minute = h0 * 60.0 + rng.random(n) * (h1 - h0) * 60.0
+        minute = h0 * 60.0 + streams.rng(f"orders/{u.id}").random(n) * (h1 - h0) * 60.0
         t = cal.local_minutes(days, minute)
-        uni = streams.rng(f"attributes/{u.id}").random((6, n))
-        u_keep, u_cat, u_abn, u_crit, u_signer, u_lookup = uni
-        match_u = streams.rng(f"matching/{u.id}").random(n)
-        category = np.searchsorted(cat_cum, u_cat * cat_cum[-1], side="right").astype(np.int8)
-        category = np.minimum(category, len(cats) - 1)
+        u_keep, u_cat, u_abn, u_crit, u_signer, u_lookup = streams.rng(f"attributes/{u.id}").random(
+            (6, n)
+        )
+        category = np.minimum(
+            np.searchsorted(cat_cum, u_cat * cat_cum[-1], side="right"), len(cats) - 1
+        )
         critical = u_crit < crit_share[category]
         abnormal = critical | (u_abn < abn_share[category])
         hrng = streams.rng(f"handling/{u.id}")
 
-        def draw(role: str, kind: str = u.kind, rng=hrng, size: int = n) -> np.ndarray:
+        def draw(role: str, size: int, kind: str = u.kind, rng=hrng) -> np.ndarray:
             spec = role_spec(sc, kind, role)
             return in_minutes(spec, spec.sample(rng, size))
 
-        review = draw("review_time") + np.where(abnormal, draw("abnormal_action_time"), 0.0)
-        chase, lookup = draw("chase_time"), draw("lookup_time")
-        back_entry, match_delay = draw("back_entry_time"), draw("manual_matching_delay")
-        turnaround = np.empty(n)
+        review = draw("review_time", n)
+        review[abnormal] += draw("abnormal_action_time", int(abnormal.sum()))
+        sl = slice(a, b)
+        cols["unit"][sl] = i
+        cols["time"][sl] = t
+        cols["category"][sl] = category
+        cols["abnormal"][sl] = abnormal
+        cols["critical"][sl] = critical
+        cols["signer"][sl] = np.minimum((u_signer * u.signers).astype(np.int16), u.signers - 1)
+        cols["review"][sl] = review
+        cols["chase"][sl] = draw("chase_time", n)
+        cols["lookup"][sl] = draw("lookup_time", n)
+        cols["lookup_u"][sl] = u_lookup
+        cols["match_u"][sl] = streams.rng(f"matching/{u.id}").random(n)
+        turnaround = cols["turnaround"][sl]
         for c, cat in enumerate(cats):
             mask = category == c
             spec = sc.library[cat.turnaround]
             trng = streams.rng(f"turnaround/{u.id}/{cat.id}")
             turnaround[mask] = in_minutes(spec, spec.sample(trng, int(mask.sum())))
-        # Planned volume reduction around go-live thins potential orders.
         go = tl.go_live[i]
-        keep = np.ones(n, dtype=bool)
-        if np.isfinite(go) and red.share > 0:
-            go_day = cal.day_index(min(go, cal.horizon_minutes - 1))
-            in_window = (days >= go_day - red.days_before) & (days < go_day + red.days_after)
-            keep = ~in_window | (u_keep >= red.share)
-        paper = np.zeros(n, dtype=bool)
-        if np.isfinite(go) and down_hours > 0 and go < cal.horizon_minutes:
-            down_start = cal.local_minutes(np.array([cal.day_index(go)]), np.array([down_offset]))[
-                0
-            ]
-            paper = (t >= down_start) & (t < down_start + down_hours * 60.0)
-        potential[i] = counts
-        placed[i] = np.bincount(days[keep], minlength=n_days)
-        signer = np.minimum((u_signer * u.signers).astype(np.int16), u.signers - 1)
-        cols = {
-            "unit": np.full(n, i, dtype=np.int32),
-            "time": t,
-            "category": category,
-            "abnormal": abnormal,
-            "critical": critical,
-            "signer": signer,
-            "turnaround": turnaround,
-            "review": review,
-            "chase": chase,
-            "lookup": lookup,
-            "lookup_u": u_lookup,
-            "match_u": match_u,
-            "match_delay": match_delay,
-            "back_entry": back_entry,
-            "paper": paper,
-        }
-        for k, v in cols.items():
-            parts[k].append(v[keep])
-    data = {k: np.concatenate(v) for k, v in parts.items() if v}
-    return Orders(**data, potential_per_day=potential, placed_per_day=placed)
+        if np.isfinite(go) and go < cal.horizon_minutes:
+            go_day = cal.day_index(go)
+            if red.share > 0:  # planned volume reduction thins potential orders
+                window = (days >= go_day - red.days_before) & (days < go_day + red.days_after)
+                keep[sl] = ~window | (u_keep >= red.share)
+            cols["paper"][sl] = _in_downtime(s.policies, cal, go_day, t)
+    placed = np.zeros_like(potential)
+    for i in range(len(tl.units)):
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        placed[i] = np.bincount(np.repeat(day_idx, potential[i])[keep[a:b]], minlength=n_days)
+    if not keep.all():
+        cols = {k: v[keep] for k, v in cols.items()}
+    return Orders(**cols, potential_per_day=potential, placed_per_day=placed)
+
+
+def _in_downtime(pol, cal: Calendar, go_day: int, t: np.ndarray) -> np.ndarray:
+    """Orders placed while the systems are down for the cutover (on paper)."""
+    if pol.cutover_downtime_hours <= 0:
+        return np.zeros(len(t), dtype=bool)
+    h, m = map(int, pol.cutover_downtime_start.split(":"))
+    start = cal.local_minutes(np.array([go_day]), np.array([h * 60 + m]))[0]
+    return (t >= start) & (t < start + pol.cutover_downtime_hours * 60.0)
+
+
+def draw_for(
+    sc: LoadedScenario, tl: Timeline, streams: Streams, orders: Orders, role: str, mask: np.ndarray
+) -> np.ndarray:
+    """Minutes of ``role`` for the orders selected by ``mask``, one stream per unit and role.
+
+    For inputs that only a few orders need (paper orders, samples matched by hand): drawing
+    them for every order would cost more than the rest of the demand.
+    """
+    out = np.zeros(int(mask.sum()))
+    idx = np.flatnonzero(mask)
+    units = orders.unit[idx]
+    for i in np.unique(units):
+        sel = units == i
+        u = tl.units[i]
+        spec = role_spec(sc, u.kind, role)
+        out[sel] = in_minutes(spec, spec.sample(streams.rng(f"{role}/{u.id}"), int(sel.sum())))
+    return out

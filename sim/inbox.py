@@ -105,7 +105,7 @@ class SignerPool:
         self.cfg = cfg
         self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
         self.n = n = len(cfg.signer_unit)
-        gid = item_ids[np.argsort(items.ready[item_ids], kind="stable")]
+        gid = item_ids[np.argsort(items.ready[item_ids])]
         self.gid = gid
         self.signer = items.signer[gid].astype(np.int64)
         self.inbox = items.inbox[gid]
@@ -129,8 +129,10 @@ class SignerPool:
         self._worker_day = -1
         self.worker = np.arange(n)
         self._week = -1
-        self.ledger: list[tuple[np.ndarray, float, int, np.ndarray]] = []
-        self.overtime_log: list[tuple[np.ndarray, float, np.ndarray]] = []
+        # Staff minutes as (units, day, activity, minutes) and overtime as (day, minutes).
+        self.ledger: list[tuple[np.ndarray, int, int, np.ndarray]] = []
+        self.overtime_log: list[tuple[int, np.ndarray]] = []
+        self._day = 0
 
     # ------------------------------------------------------------------ admission
     def admit(self, t: float) -> None:
@@ -176,10 +178,11 @@ class SignerPool:
         self.messages += messages
         self.workload += workload
 
-    def _log(self, t: float, activity: str, minutes: np.ndarray, signers: np.ndarray) -> None:
-        if minutes.size and minutes.any():
-            unit = self.cfg.signer_unit[signers]
-            self.ledger.append((unit, t, ACTIVITIES.index(activity), minutes))
+    def _log(self, activity: str, minutes: np.ndarray, signers: np.ndarray) -> None:
+        worked = minutes > 0
+        if worked.any():
+            unit = self.cfg.signer_unit[signers[worked]]
+            self.ledger.append((unit, self._day, ACTIVITIES.index(activity), minutes[worked]))
 
     # ------------------------------------------------------------------ the session
     def session(self, t: float, end: float, day: int, week: int) -> None:
@@ -188,6 +191,7 @@ class SignerPool:
         if week != self._week:
             self.overtime_used[:] = 0.0
             self._week = week
+        self._day = day
         home_new, learn, look_share, train = self.unit_state(t)
         su = cfg.signer_unit
         present = cfg.presence[:, day]
@@ -204,7 +208,7 @@ class SignerPool:
             take = np.minimum(self.workload[c], cap)
             self.workload[c] -= take
             cap -= take
-            self._log(t, name, take, everyone)
+            self._log(name, take, everyone)
         clock = start + (avail * cfg.workload_share - cap)
         idle = np.zeros(self.n)
         limit = np.where(present, close, -np.inf)
@@ -217,7 +221,7 @@ class SignerPool:
             if not first_round:  # refresh: only what arrived while the signer worked
                 ids = ids[self.ready[ids] <= clock[self.worker[self.signer[ids]]]]
             if ids.size:
-                clock, paid = self._work(ids, t, clock, limit, paid, *unit_args, True)
+                clock, paid = self._work(ids, clock, limit, paid, *unit_args, True)
             first_round = False
             if not cfg.refresh:
                 break
@@ -249,15 +253,15 @@ class SignerPool:
         known = (self.inbox[pend] == unit_args[1][w_ok]) | paid[w_ok]
         urgent = pend[(self.urgency[pend] <= URGENT) & (w >= 0) & known]
         if urgent.size:
-            clock, paid = self._work(urgent, t, clock, ot_limit, paid, *unit_args, False)
+            clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
         self.overtime_used += overtime
         if overtime.any():
-            self.overtime_log.append((su, t, overtime))
+            self.overtime_log.append((self._day, overtime))
         self.worked += np.where(present, clock - start - idle, 0.0)
         self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
-    def _work(self, ids, t, clock, limit, paid, learn, home_new, look_share, regular):
+    def _work(self, ids, clock, limit, paid, learn, home_new, look_share, regular):
         """Work ``ids`` in priority order from each signer's ``clock`` until ``limit``.
 
         Returns the new clocks and which signers have opened their second inbox.
@@ -284,18 +288,18 @@ class SignerPool:
             room = np.maximum(limit - clock, 0.0)
             msg = np.minimum(self.messages * learn, room)
             self.messages -= np.divide(msg, learn, out=np.zeros_like(msg), where=learn > 0)
-            self._log(t, "messages", msg, np.arange(self.n))
+            self._log("messages", msg, np.arange(self.n))
             clock = self._pass(ids, sg, e, clock + msg, limit, ~head, done)
         else:
             clock = self._pass(ids, sg, e, clock, limit, np.ones(len(ids), dtype=bool), done)
         d_sg = sg[done]
         chase = self.is_chase[ids[done]]
         d_base = base[done]
-        self._log(t, "signing", np.where(chase, 0.0, d_base), d_sg)
-        self._log(t, "chase", np.where(chase, d_base, 0.0), d_sg)
-        self._log(t, "lookup", look[done], d_sg)
+        self._log("signing", np.where(chase, 0.0, d_base), d_sg)
+        self._log("chase", np.where(chase, d_base, 0.0), d_sg)
+        self._log("lookup", look[done], d_sg)
         d_switch = switch[done]
-        self._log(t, "dual_system", d_switch, d_sg)
+        self._log("dual_system", d_switch, d_sg)
         paid = paid.copy()
         paid[d_sg[d_switch > 0]] = True
         self.pending = self.pending[np.isnan(self.done[self.pending])]

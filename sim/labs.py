@@ -47,16 +47,20 @@ def start_times(arrivals: np.ndarray, cap_per_hour: np.ndarray) -> np.ndarray:
     return np.interp(served, cum, edges, right=np.inf)
 
 
-def result_times(sc: LoadedScenario, cal: Calendar, tl: Timeline, orders: Orders) -> np.ndarray:
-    """Minute at which each order's result is ready in the lab."""
+def result_times(
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, orders: Orders
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minute at which each order's result is ready in the lab (before any manual matching),
+    and which samples lost their lab ID at a switch and wait to be matched by hand."""
     n_hours = int(np.ceil(cal.horizon_minutes / 60.0)) + 24 * 60  # room for the tail
     ready = np.empty(len(orders))
+    manual = np.zeros(len(orders), dtype=bool)
     order_lab = tl.unit_lab[orders.unit]
     for j, lab in enumerate(sc.model.labs):
         idx = np.flatnonzero(order_lab == j)
         if idx.size == 0:
             continue
-        idx = idx[np.argsort(orders.time[idx], kind="stable")]
+        idx = idx[np.argsort(orders.time[idx])]
         switch = tl.lab_switch[j]
         cap = capacity_curve(
             lab.capacity_per_hour,
@@ -70,7 +74,6 @@ def result_times(sc: LoadedScenario, cal: Calendar, tl: Timeline, orders: Orders
         done = start + orders.turnaround[idx]
         if not lab.lid_continuity and np.isfinite(switch):
             in_flight = (orders.time[idx] < switch) & (done >= switch)
-            manual = in_flight & (orders.match_u[idx] < lab.manual_matching_share)
-            done = done + np.where(manual, orders.match_delay[idx], 0.0)
+            manual[idx] = in_flight & (orders.match_u[idx] < lab.manual_matching_share)
         ready[idx] = done
-    return ready
+    return ready, manual

@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from sim.calendar import Calendar
-from sim.demand import Orders, generate_orders, mean_minutes
+from sim.demand import Orders, draw_for, generate_orders, mean_minutes
 from sim.inbox import LEGACY, NEW, NORMAL, URGENT, WORKLOAD, Items, PoolConfig, SignerPool
 from sim.labs import result_times
 from sim.scenario import LoadedScenario
@@ -51,6 +51,7 @@ class Replication:
     rerouted: np.ndarray  # per order: went through the central queue
     signer_offset: np.ndarray  # per unit: first signer's index in its pool
     pools: dict[str, SignerPool]
+    streams: Streams
     reroute_minutes: float  # central-queue staff minutes
 
 
@@ -78,9 +79,9 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     streams = Streams(seed, replication)
     orders = generate_orders(sc, cal, tl, streams)
     pol = s.policies
-    ready = result_times(sc, cal, tl, orders)
-    paper_match = orders.paper & (orders.match_u < pol.paper_matching_error_share)
-    ready = ready + np.where(paper_match, orders.match_delay, 0.0)
+    ready, lid_lost = result_times(sc, cal, tl, orders)
+    matched = lid_lost | (orders.paper & (orders.match_u < pol.paper_matching_error_share))
+    ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
     unit = orders.unit
     legacy = ~tl.client_new(unit, orders.time)
 
@@ -157,7 +158,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         pools[kind_id] = SignerPool(cfg, items, np.flatnonzero(item_pool == k), state)
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, n_res, orphan_time,
-        rerouted, signer_offset, pools, 0.0,
+        rerouted, signer_offset, pools, streams, 0.0,
     )  # fmt: skip
 
 
@@ -193,7 +194,7 @@ def simulate(rep: Replication) -> Replication:
     s = sc.model
     env = simpy.Environment()
     workload = daily_workload(sc, cal, tl)
-    _add_back_entry(rep, workload)
+    _add_back_entry(rep, workload, rep.streams)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
@@ -286,13 +287,14 @@ def _iso_week(cal: Calendar, day: int) -> int:
     return (day + cal.start.weekday()) // 7
 
 
-def _add_back_entry(rep: Replication, workload: np.ndarray) -> None:
+def _add_back_entry(rep: Replication, workload: np.ndarray, streams: Streams) -> None:
     """Paper orders from the cutover downtime are entered afterwards, on the go-live day."""
     o, cal = rep.orders, rep.calendar
     if not o.paper.any():
         return
+    minutes = draw_for(rep.scenario, rep.timeline, streams, o, "back_entry_time", o.paper)
     day = cal.day_indices(o.time[o.paper])
-    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), o.back_entry[o.paper])
+    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), minutes)
 
 
 def run_replication(

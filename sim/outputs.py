@@ -59,38 +59,34 @@ def _day_counts(rep: Replication, times: np.ndarray, mask: np.ndarray | None = N
 
 def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     """Staff minutes by activity (activities, units, days) and overtime (units, days)."""
-    cal = rep.calendar
-    n_units, n_days = len(rep.timeline.units), cal.n_days
+    n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
     size = n_units * n_days
-    minutes = np.zeros((len(ACTIVITIES), size))
+    minutes = np.zeros(len(ACTIVITIES) * size)
     overtime = np.zeros(size)
     for pool in rep.pools.values():
         if pool.ledger:
+            lengths = np.array([len(u) for u, _, _, _ in pool.ledger])
             units = np.concatenate([u for u, _, _, _ in pool.ledger])
-            day = np.concatenate(
-                [
-                    np.full(len(u), cal.day_index(min(t, cal.horizon_minutes - 1)))
-                    for u, t, _, _ in pool.ledger
-                ]
-            )
-            act = np.concatenate([np.full(len(u), a) for u, _, a, _ in pool.ledger])
+            day = np.repeat(np.array([d for _, d, _, _ in pool.ledger]), lengths)
+            act = np.repeat(np.array([a for _, _, a, _ in pool.ledger]), lengths)
             val = np.concatenate([m for _, _, _, m in pool.ledger])
             key = act * size + units * n_days + day
-            minutes += np.bincount(key, val, minlength=len(ACTIVITIES) * size).reshape(
-                minutes.shape
+            minutes += np.bincount(key, val, minlength=len(ACTIVITIES) * size)
+        if pool.overtime_log:
+            su = pool.cfg.signer_unit
+            day = np.repeat(np.array([d for d, _ in pool.overtime_log]), len(su))
+            val = np.concatenate([m for _, m in pool.overtime_log])
+            overtime += np.bincount(
+                np.tile(su, len(pool.overtime_log)) * n_days + day, val, minlength=size
             )
-        for su, t, ot in pool.overtime_log:
-            day = cal.day_index(min(t, cal.horizon_minutes - 1))
-            np.add.at(overtime, su * n_days + day, ot)
     return minutes.reshape(len(ACTIVITIES), n_units, n_days), overtime.reshape(n_units, n_days)
 
 
-def site_days(rep: Replication) -> pd.DataFrame:
+def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.DataFrame:
     """One row per unit and day."""
     cal, tl, o = rep.calendar, rep.timeline, rep.orders
     n_units, n_days = len(tl.units), cal.n_days
     signed = rep.items.done[: rep.n_results]
-    late, late_at = late_flags(rep)
     # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
     enters = ~(rep.orphan_time == rep.lab_ready)
     arrived = _day_counts(rep, rep.lab_ready, enters)
@@ -130,13 +126,14 @@ def lab_days(rep: Replication) -> pd.DataFrame:
     lab = rep.timeline.unit_lab[o.unit]
     day = cal.day_indices(np.clip(o.time, 0, cal.horizon_minutes - 1))
     key = lab.astype(np.int64) * cal.n_days + day
-    order = np.argsort(key, kind="stable")
+    small = np.int16 if key.max(initial=0) < 2**15 else np.int64
+    order = np.argsort(key.astype(small), kind="stable")  # radix sort for 16-bit keys
     key, tat = key[order], tat[order]
     bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
     rows = []
     for a, b in itertools.pairwise(bounds):
         k = int(key[a])
-        p50, p90 = np.quantile(tat[a:b], [0.5, 0.9])
+        p50, p90 = _quantiles(tat[a:b])
         rows.append(
             (rep.timeline.lab_ids[k // cal.n_days], cal.days[k % cal.n_days], b - a, p50, p90)
         )
@@ -145,6 +142,17 @@ def lab_days(rep: Replication) -> pd.DataFrame:
     )
     frame["date"] = pd.to_datetime(frame["date"])
     return frame
+
+
+def _quantiles(x: np.ndarray) -> tuple[float, float]:
+    """Median and 90th percentile (linear interpolation, as numpy's default)."""
+    n = len(x)
+    pos = np.array([0.5, 0.9]) * (n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    part = np.partition(x, np.unique(np.r_[lo, hi]))
+    vals = part[lo] + (part[hi] - part[lo]) * (pos - lo)
+    return float(vals[0]), float(vals[1])
 
 
 def locks(rep: Replication) -> pd.DataFrame:
@@ -187,11 +195,10 @@ def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
     return [vals[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def results(rep: Replication) -> pd.DataFrame:
+def results(rep: Replication, late: np.ndarray) -> pd.DataFrame:
     """One row per result (for small runs: it is as long as the number of orders)."""
     cal, tl, o, it = rep.calendar, rep.timeline, rep.orders, rep.items
     n = rep.n_results
-    late, _ = late_flags(rep)
     cats = [c.id for c in rep.scenario.model.test_categories]
 
     def when(m: np.ndarray) -> pd.DatetimeIndex:
@@ -218,9 +225,8 @@ def results(rep: Replication) -> pd.DataFrame:
     )
 
 
-def kpis(rep: Replication, days: pd.DataFrame) -> dict[str, float]:
+def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, float]:
     """Replication totals and peaks, named as in :data:`sim.kpis.KPIS`."""
-    late, _ = late_flags(rep)
     weekly = days.groupby(["unit", days["date"].dt.to_period("W")])["late_abnormal"].sum()
     extra = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
     values = {
@@ -237,13 +243,15 @@ def kpis(rep: Replication, days: pd.DataFrame) -> dict[str, float]:
 
 
 def tabulate(rep: Replication, with_results: bool = False) -> Tables:
-    days = site_days(rep)
+    """Every table of one replication."""
+    late, late_at = late_flags(rep)
+    days = site_days(rep, late, late_at)
     return Tables(
         site_days=days,
         lab_days=lab_days(rep),
         locks=locks(rep),
-        kpis=kpis(rep, days),
-        results=results(rep) if with_results else None,
+        kpis=kpis(rep, days, late),
+        results=results(rep, late) if with_results else None,
     )
 
 

@@ -346,3 +346,26 @@ def test_session_windows_validation():
         cal.session_windows([("08:00", 60)], days="weekdays")
     with pytest.raises(ValueError):
         cal.session_windows([("08:00", 0)])
+
+
+@pytest.mark.parametrize("start", [dt.date(2022, 1, 3), dt.date(2022, 6, 1), dt.date(2023, 10, 29)])
+def test_day_indices_agree_with_a_search_over_midnights(start):
+    cal = Calendar(start, start + dt.timedelta(days=800))
+    minutes = np.random.default_rng(7).random(200_000) * cal.horizon_minutes
+    minutes = np.r_[minutes, cal.day_start[:-1], cal.day_start[1:] - 1e-6]
+    expected = np.searchsorted(cal.day_start, minutes, side="right") - 1
+    np.testing.assert_array_equal(cal.day_indices(minutes), expected)
+
+
+def test_local_minutes_match_wall_clock_conversion_across_dst():
+    cal = Calendar(dt.date(2022, 3, 20), dt.date(2022, 11, 5))
+    for d in (
+        dt.date(2022, 3, 26),
+        dt.date(2022, 3, 27),
+        dt.date(2022, 3, 28),
+        dt.date(2022, 10, 30),
+    ):
+        i = (d - cal.start).days
+        for m in (60, 200, 600, 1400):
+            exact = cal.to_minutes(dt.datetime.combine(d, dt.time(m // 60, m % 60)))
+            assert cal.local_minutes(np.array([i]), np.array([m]))[0] == pytest.approx(exact)
