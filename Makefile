@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/cutover validate scenarios/*.yaml
 	$(VENV)/bin/cutover timeline scenarios/fvm-2020.yaml --variant window-4w
+	$(VENV)/bin/cutover run scenarios/fvm-2020.yaml --variant window-2w,window-4w
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -25,6 +26,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench_model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

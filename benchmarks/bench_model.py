@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -171,6 +172,20 @@ def _child(arg: str) -> None:
 # Parent side.
 
 
+def code_version() -> str:
+    """Short hash of the model's source (``sim/`` and the reference model) as it is right now.
+
+    Recorded before every run: others may edit the code while a benchmark is running, and runs
+    of different code should not be summarised together without saying so.
+    """
+    digest = hashlib.sha1()
+    files = [*sorted((ROOT / "sim").rglob("*.py")), ROOT / "benchmarks" / "reference_model.py"]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -212,7 +227,8 @@ def bench_full(runs: int, quick: bool) -> dict[str, Any]:
     results = []
     for r in range(runs):
         _progress(f"[{label}] run {r + 1}/{runs} (replication {r}) ...")
-        res = _run_child({**spec, "replication": r})
+        code = code_version()
+        res = {"code": code, **_run_child({**spec, "replication": r})}
         _progress(f"    total {res['total_s']:.2f} s, peak {res['peak_mib']:.0f} MiB")
         results.append({"replication": r, **res})
     keys = ["build_s", "simulate_s", "tabulate_s", "total_s", "orders", "peak_mib"]
@@ -231,7 +247,8 @@ def bench_reduced(runs: int, name: str, overrides: list[str]) -> dict[str, Any]:
     results = []
     for r in range(runs):
         _progress(f"[reduced/{name}] run {r + 1}/{runs} (replication {r}) ...")
-        res = _run_child({**spec, "replication": r})
+        code = code_version()
+        res = {"code": code, **_run_child({**spec, "replication": r})}
         res["speedup"] = res["reference_s"] / res["fast_s"]
         _progress(
             f"    reference {res['reference_s']:.3f} s, fast {res['fast_s']:.3f} s, "
@@ -265,7 +282,7 @@ def _git() -> dict[str, Any]:
 
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty_sim": bool(git("status", "--porcelain", "--", "sim")),
+        "dirty": bool(git("status", "--porcelain", "--", "sim", "benchmarks/reference_model.py")),
     }
 
 
@@ -330,10 +347,18 @@ def report(data: dict[str, Any]) -> None:
         f"simpy {m['simpy']}; {m['platform']}"
     )
     console.print(
-        f"code: commit {g['commit']}{' + uncommitted changes in sim/' if g['dirty_sim'] else ''}"
+        f"code: commit {g['commit']}{' + uncommitted changes' if g['dirty'] else ''}"
         f"; {data['date']}; runs={data['runs']}{' (quick)' if data['quick'] else ''}; "
         f"one core per run, fresh subprocess per run"
     )
+
+    versions = data["code_versions"]
+    if len(versions) > 1:
+        console.print(
+            f"[bold red]warning:[/] the code changed during the benchmark ({len(versions)} "
+            f"versions of sim/: {', '.join(versions)}); medians mix them, see the per-run "
+            "'code' in the JSON"
+        )
 
     full = data["full"]
     s = full["summary"]
@@ -432,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     data["elapsed_s"] = time.perf_counter() - started
+    runs_all = data["full"]["runs"] + [x for red in data["reduced"] for x in red["runs"]]
+    data["code_versions"] = list(dict.fromkeys(x["code"] for x in runs_all))
 
     report(data)
     if args.json:

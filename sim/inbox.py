@@ -133,6 +133,7 @@ class SignerPool:
         self.ledger: list[tuple[np.ndarray, int, int, np.ndarray]] = []
         self.overtime_log: list[tuple[int, np.ndarray]] = []
         self._day = 0
+        self._workload_left = 0.0
 
     # ------------------------------------------------------------------ admission
     def admit(self, t: float) -> None:
@@ -177,6 +178,7 @@ class SignerPool:
         """Add a day's message minutes (per signer) and workload minutes (category, signer)."""
         self.messages += messages
         self.workload += workload
+        self._workload_left = float(self.workload.sum())
 
     def _log(self, activity: str, minutes: np.ndarray, signers: np.ndarray) -> None:
         worked = minutes > 0
@@ -203,13 +205,16 @@ class SignerPool:
         avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
         everyone = np.arange(self.n)
         # Scheduled workload first, up to its share of the session.
-        cap = avail * cfg.workload_share
-        for c, name in enumerate(WORKLOAD):
-            take = np.minimum(self.workload[c], cap)
-            self.workload[c] -= take
-            cap -= take
-            self._log(name, take, everyone)
-        clock = start + (avail * cfg.workload_share - cap)
+        clock = start.copy()
+        if self._workload_left > 0:
+            cap = avail * cfg.workload_share
+            for c, name in enumerate(WORKLOAD):
+                take = np.minimum(self.workload[c], cap)
+                self.workload[c] -= take
+                cap -= take
+                self._log(name, take, everyone)
+            clock += avail * cfg.workload_share - cap
+            self._workload_left = float(self.workload.sum())
         idle = np.zeros(self.n)
         limit = np.where(present, close, -np.inf)
         self.admit(t)
@@ -248,10 +253,11 @@ class SignerPool:
         # Overtime only for urgent items the signer knows about: those in the home inbox, or
         # in the second inbox if it was opened this session.
         pend = self.pending
+        pend = pend[self.urgency[pend] <= URGENT] if cfg.overtime_cap > 0 else pend[:0]
         w = self.worker[self.signer[pend]]
         w_ok = np.maximum(w, 0)
         known = (self.inbox[pend] == unit_args[1][w_ok]) | paid[w_ok]
-        urgent = pend[(self.urgency[pend] <= URGENT) & (w >= 0) & known]
+        urgent = pend[(w >= 0) & known]
         if urgent.size:
             clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
@@ -317,7 +323,7 @@ class SignerPool:
         if cfg.cover_after_days is None:
             return worker
         su = cfg.signer_unit
-        first = np.r_[True, su[1:] != su[:-1]]
+        first = np.concatenate(([True], su[1:] != su[:-1]))
         seg_start = np.maximum.accumulate(np.where(first, np.arange(self.n), 0))
         seg_len = np.bincount(su, minlength=su.max() + 1)[su]
         pos = np.arange(self.n) - seg_start
@@ -335,7 +341,7 @@ class SignerPool:
         pos = np.flatnonzero(sel)
         s_sg, s_e = sg[pos], e[pos]
         cs = np.cumsum(s_e)
-        first = np.r_[True, s_sg[1:] != s_sg[:-1]]
+        first = np.concatenate(([True], s_sg[1:] != s_sg[:-1]))
         seg_base = np.maximum.accumulate(np.where(first, cs - s_e, -np.inf))
         begin = clock[s_sg] + (cs - s_e - seg_base)
         ok = begin < limit[s_sg]
@@ -354,7 +360,7 @@ def _first_in_segment(seg: np.ndarray, flag: np.ndarray) -> np.ndarray:
         return out
     pos = np.flatnonzero(flag)
     keys = seg[pos]
-    firsts = pos[np.r_[True, keys[1:] != keys[:-1]]]
+    firsts = pos[np.concatenate(([True], keys[1:] != keys[:-1]))]
     out[firsts] = True
     return out
 
