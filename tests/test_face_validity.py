@@ -32,4 +32,4 @@ def test_coexistence_odds_ratio_is_near_the_hybrid_record_effect():
     log_or = np.log((a / b) / (c / d))
     half = 1.96 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
     assert 1.5 <= np.exp(log_or) <= 3.0, np.exp(log_or)
-    assert 1.2 <= np.exp(log_or - half) and np.exp(log_or + half) <= 3.5
+    assert np.exp(log_or - half) >= 1.2 and np.exp(log_or + half) <= 3.5
