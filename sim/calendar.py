@@ -201,12 +201,7 @@ class Calendar:
         if outside.any():
             bad = m[outside].flat[0]
             raise ValueError(f"minute {bad} is outside the horizon [0, {self.horizon_minutes})")
-        # Days are 1440 minutes but for the two a year when the clocks change (1380 or 1500),
-        # so the naive index is off by at most one day: correct it against the midnights.
-        d = np.minimum((m // 1440.0).astype(np.int64), self.n_days - 1)
-        d -= m < self.day_start[d]
-        d += m >= self.day_start[d + 1]
-        return d
+        return np.searchsorted(self.day_start, m, side="right") - 1
 
     def date_of(self, minutes: float) -> dt.date:
         """Local Stockholm date of a clock reading (valid outside the horizon too)."""

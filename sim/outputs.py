@@ -45,16 +45,22 @@ def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     return late, rep.lab_ready + threshold
 
 
-def _day_counts(rep: Replication, times: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """(units, days) counts of events at ``times`` (nan and out-of-horizon ignored)."""
-    cal, unit = rep.calendar, rep.orders.unit
+def _flat_days(rep: Replication, times: np.ndarray) -> np.ndarray:
+    """Per result, ``unit * n_days + day`` of ``times``; -1 where nan or outside the horizon."""
+    cal = rep.calendar
     ok = np.isfinite(times) & (times >= 0) & (times < cal.horizon_minutes)
-    if mask is not None:
-        ok &= mask
-    day = cal.day_indices(times[ok])
-    n_units, n_days = len(rep.timeline.units), cal.n_days
-    flat = np.bincount(unit[ok] * n_days + day, minlength=n_units * n_days)
-    return flat.reshape(n_units, n_days)
+    out = np.full(len(times), -1, dtype=np.int64)
+    out[ok] = rep.orders.unit[ok] * cal.n_days + cal.day_indices(times[ok])
+    return out
+
+
+def _day_counts(
+    rep: Replication, flat_day: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """(units, days) counts of results by the unit-day in ``flat_day`` (see _flat_days)."""
+    ok = flat_day >= 0 if mask is None else (flat_day >= 0) & mask
+    n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
+    return np.bincount(flat_day[ok], minlength=n_units * n_days).reshape(n_units, n_days)
 
 
 def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +95,11 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
     signed = rep.items.done[: rep.n_results]
     # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
     enters = ~(rep.orphan_time == rep.lab_ready)
-    arrived = _day_counts(rep, rep.lab_ready, enters)
-    left = _day_counts(rep, signed) + _day_counts(rep, rep.orphan_time, enters)
+    ready_day, signed_day = _flat_days(rep, rep.lab_ready), _flat_days(rep, signed)
+    orphan_day = _flat_days(rep, rep.orphan_time)
+    arrived = _day_counts(rep, ready_day, enters)
+    signed_count = _day_counts(rep, signed_day)
+    left = signed_count + _day_counts(rep, orphan_day, enters)
     backlog = np.cumsum(arrived - left, axis=1)
     minutes, overtime = _ledger(rep)
     units = np.repeat(np.arange(n_units), n_days)
@@ -107,10 +116,10 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
         "demand": o.potential_per_day.ravel(),
         "orders": o.placed_per_day.ravel(),
         "results": arrived.ravel(),
-        "signed": _day_counts(rep, signed).ravel(),
+        "signed": signed_count.ravel(),
         "backlog": backlog.ravel(),
-        "late_abnormal": _day_counts(rep, late_at, late).ravel(),
-        "orphans": _day_counts(rep, rep.orphan_time).ravel(),
+        "late_abnormal": _day_counts(rep, _flat_days(rep, late_at), late).ravel(),
+        "orphans": _day_counts(rep, orphan_day).ravel(),
     }
     for a, name in enumerate(ACTIVITIES):
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0

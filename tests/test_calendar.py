@@ -348,15 +348,6 @@ def test_session_windows_validation():
         cal.session_windows([("08:00", 0)])
 
 
-@pytest.mark.parametrize("start", [dt.date(2022, 1, 3), dt.date(2022, 6, 1), dt.date(2023, 10, 29)])
-def test_day_indices_agree_with_a_search_over_midnights(start):
-    cal = Calendar(start, start + dt.timedelta(days=800))
-    minutes = np.random.default_rng(7).random(200_000) * cal.horizon_minutes
-    minutes = np.r_[minutes, cal.day_start[:-1], cal.day_start[1:] - 1e-6]
-    expected = np.searchsorted(cal.day_start, minutes, side="right") - 1
-    np.testing.assert_array_equal(cal.day_indices(minutes), expected)
-
-
 def test_local_minutes_match_wall_clock_conversion_across_dst():
     cal = Calendar(dt.date(2022, 3, 20), dt.date(2022, 11, 5))
     for d in (
