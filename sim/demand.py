@@ -45,12 +45,6 @@ class Orders:
     abnormal: np.ndarray  # bool (critical results are abnormal too)
     critical: np.ndarray  # bool
     signer: np.ndarray  # int16, the orderer's index within the unit
-    turnaround: np.ndarray  # minutes of analysis after the lab starts the sample
-    review: np.ndarray  # minutes to sign (plus acting on it when abnormal)
-    chase: np.ndarray  # minutes of a chase task, if one arises
-    lookup: np.ndarray  # minutes of a legacy lookup, if one is needed
-    lookup_u: np.ndarray  # uniform deciding whether a lookup is needed
-    match_u: np.ndarray  # uniform deciding manual matching (paper orders, lost LID)
     paper: np.ndarray  # bool: placed during cutover downtime
     potential_per_day: np.ndarray  # (units, days) potential demand before reduction
     placed_per_day: np.ndarray  # (units, days) orders actually placed
@@ -59,13 +53,27 @@ class Orders:
         return len(self.time)
 
 
+@dataclass
+class OrderInputs:
+    """Per order, the sampled inputs the model consumes while it is built (float32)."""
+
+    turnaround: np.ndarray  # minutes of analysis after the lab starts the sample
+    review: np.ndarray  # minutes to sign (plus acting on it when abnormal)
+    chase: np.ndarray  # minutes of a chase task, if one arises
+    lookup: np.ndarray  # minutes of a legacy lookup, if one is needed
+    lookup_u: np.ndarray  # uniform deciding whether a lookup is needed
+    match_u: np.ndarray  # uniform deciding manual matching (paper orders, lost LID)
+
+
 def role_spec(sc: LoadedScenario, kind: str, role: str) -> DistributionSpec:
     """The distribution bound to an input role, with the site kind's override if any."""
     name = sc.model.site_kinds[kind].inputs.get(role, sc.model.inputs[role])
     return sc.library[name]
 
 
-def generate_orders(sc: LoadedScenario, cal: Calendar, tl: Timeline, streams: Streams) -> Orders:
+def generate_orders(
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, streams: Streams
+) -> tuple[Orders, OrderInputs]:
     """Draw every unit's orders over the horizon.
 
     Two passes: the first draws each unit's daily counts, so that the second can fill
@@ -158,8 +166,10 @@ def generate_orders(sc: LoadedScenario, cal: Calendar, tl: Timeline, streams: St
         a, b = int(bounds[i]), int(bounds[i + 1])
         placed[i] = np.bincount(np.repeat(day_idx, potential[i])[keep[a:b]], minlength=n_days)
     if not keep.all():
-        cols = {k: v[keep] for k, v in cols.items()}
-    return Orders(**cols, potential_per_day=potential, placed_per_day=placed)
+        for k in list(cols):  # one array at a time keeps the peak low
+            cols[k] = cols[k][keep]
+    inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
+    return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
 
 
 def _in_downtime(pol, cal: Calendar, go_day: int, t: np.ndarray) -> np.ndarray:

@@ -60,23 +60,33 @@ WORKLOAD = ("migration", "validation", "relabelling", "reserve_numbers", "back_e
 
 @dataclass
 class Items:
-    """Everything that can sit in an inbox: results and chase tasks (struct of arrays)."""
+    """Everything that can sit in an inbox: results and chase tasks, as the run sees them.
+
+    What only signing needs (signer, urgency, handling times, ...) is handed to the pools as
+    :class:`ItemAttributes` and kept there, in the pool's own order.
+    """
 
     unit: np.ndarray  # int32 global unit index
-    signer: np.ndarray  # int32 signer index within the pool
     inbox: np.ndarray  # int8 LEGACY / NEW
-    urgency: np.ndarray  # int8 CRITICAL / URGENT / NORMAL
     ready: np.ndarray  # minute the item reaches the inbox (inf: not yet known)
-    handling: np.ndarray  # minutes before learning-curve factor
-    lookup: np.ndarray  # minutes of a lookup, if needed (0 for chase tasks)
-    lookup_u: np.ndarray  # uniform deciding the lookup
-    is_chase: np.ndarray  # bool
     done: np.ndarray = field(init=False)  # completion minute (nan while open)
     closed: np.ndarray = field(init=False)  # removed unworked (orphaned, rerouted)
 
     def __post_init__(self) -> None:
         self.done = np.full(len(self.ready), np.nan)
         self.closed = np.zeros(len(self.ready), dtype=bool)
+
+
+@dataclass
+class ItemAttributes:
+    """Per item, what a signer needs to work it (aligned with :class:`Items`)."""
+
+    signer: np.ndarray  # int32 signer index within the pool
+    urgency: np.ndarray  # int8 CRITICAL / URGENT / NORMAL
+    handling: np.ndarray  # minutes before learning-curve factor
+    lookup: np.ndarray  # minutes of a lookup, if needed (0 for chase tasks)
+    lookup_u: np.ndarray  # uniform deciding the lookup
+    is_chase: np.ndarray  # bool
 
 
 @dataclass
@@ -101,20 +111,22 @@ class SignerPool:
     :class:`Items`. Local order doubles as "oldest first" when sorting.
     """
 
-    def __init__(self, cfg: PoolConfig, items: Items, item_ids: np.ndarray, unit_state):
+    def __init__(
+        self, cfg: PoolConfig, items: Items, attrs: ItemAttributes, item_ids: np.ndarray, unit_state
+    ):
         self.cfg = cfg
         self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
         self.n = n = len(cfg.signer_unit)
         gid = item_ids[np.argsort(items.ready[item_ids])]
         self.gid = gid
-        self.signer = items.signer[gid].astype(np.int64)
+        self.signer = attrs.signer[gid].astype(np.int64)
         self.inbox = items.inbox[gid]
-        self.urgency = items.urgency[gid]
+        self.urgency = attrs.urgency[gid]
         self.ready = items.ready[gid]
-        self.handling = items.handling[gid]
-        self.lookup = items.lookup[gid]
-        self.lookup_u = items.lookup_u[gid]
-        self.is_chase = items.is_chase[gid]
+        self.handling = attrs.handling[gid]
+        self.lookup = attrs.lookup[gid]
+        self.lookup_u = attrs.lookup_u[gid]
+        self.is_chase = attrs.is_chase[gid]
         self.done = np.full(len(gid), np.nan)
         self._queue_ready = self.ready.copy()  # admission order; reroutes are injected
         self._next = 0
@@ -129,8 +141,11 @@ class SignerPool:
         self._worker_day = -1
         self.worker = np.arange(n)
         self._week = -1
-        # Staff minutes as (units, day, activity, minutes) and overtime as (day, minutes).
+        # Staff minutes: workload and messages as (units, day, activity, minutes); items as
+        # (units, day, handling, lookup or None, switch or None, is_chase); overtime as
+        # (day, minutes per signer).
         self.ledger: list[tuple[np.ndarray, int, int, np.ndarray]] = []
+        self.item_log: list[tuple] = []
         self.overtime_log: list[tuple[int, np.ndarray]] = []
         self._day = 0
         self._workload_left = 0.0
@@ -273,7 +288,8 @@ class SignerPool:
         Returns the new clocks and which signers have opened their second inbox.
         """
         sg = self.worker[self.signer[ids]]  # the owner, or a colleague covering an absence
-        ids, sg = ids[sg >= 0], sg[sg >= 0]
+        if (sg < 0).any():
+            ids, sg = ids[sg >= 0], sg[sg >= 0]
         second = self.inbox[ids] != home_new[sg]
         urg = self.urgency[ids]
         group = np.where(urg == CRITICAL, 0, np.where(urg == URGENT, 1, 3) + 3 * second)
@@ -281,11 +297,17 @@ class SignerPool:
         order = np.argsort(((sg * 8 + group) << 32) | ids)
         ids, sg, second, group = ids[order], sg[order], second[order], group[order]
         base = self.handling[ids] * learn[sg]
-        needs_lookup = (self.lookup_u[ids] < look_share[sg]) & ~self.is_chase[ids]
-        look = np.where(needs_lookup, self.lookup[ids], 0.0)
-        # The switching cost rides on each signer's first second-inbox item.
-        switch = np.where(_first_in_segment(sg, second) & ~paid[sg], self.cfg.switch_cost, 0.0)
-        e = base + look + switch
+        e = base.copy()
+        look = switch = None
+        if look_share.any():
+            needs_lookup = (self.lookup_u[ids] < look_share[sg]) & ~self.is_chase[ids]
+            look = np.where(needs_lookup, self.lookup[ids], 0.0)
+            e += look
+        if second.any():
+            # The switching cost rides on each signer's first second-inbox item.
+            first = _first_in_segment(sg, second) & ~paid[sg]
+            switch = np.where(first, self.cfg.switch_cost, 0.0)
+            e += switch
         done = np.zeros(len(ids), dtype=bool)
         if regular:
             head = group <= 1
@@ -298,17 +320,18 @@ class SignerPool:
             clock = self._pass(ids, sg, e, clock + msg, limit, ~head, done)
         else:
             clock = self._pass(ids, sg, e, clock, limit, np.ones(len(ids), dtype=bool), done)
-        d_sg = sg[done]
-        chase = self.is_chase[ids[done]]
-        d_base = base[done]
-        self._log("signing", np.where(chase, 0.0, d_base), d_sg)
-        self._log("chase", np.where(chase, d_base, 0.0), d_sg)
-        self._log("lookup", look[done], d_sg)
-        d_switch = switch[done]
-        self._log("dual_system", d_switch, d_sg)
-        paid = paid.copy()
-        paid[d_sg[d_switch > 0]] = True
-        self.pending = self.pending[np.isnan(self.done[self.pending])]
+        if done.any():
+            d_sg = sg[done]
+            d_look = None if look is None else look[done]
+            d_switch = None if switch is None else switch[done]
+            chase = self.is_chase[ids[done]]
+            self.item_log.append(
+                (self.cfg.signer_unit[d_sg], self._day, base[done], d_look, d_switch, chase)
+            )
+            if d_switch is not None:
+                paid = paid.copy()
+                paid[d_sg[d_switch > 0]] = True
+            self.pending = self.pending[np.isnan(self.done[self.pending])]
         return clock, paid
 
     def _workers(self, day: int) -> np.ndarray:

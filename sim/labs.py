@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.calendar import Calendar
-from sim.demand import Orders
+from sim.demand import OrderInputs, Orders
 from sim.scenario import LoadedScenario
 from sim.systems import Timeline
 
@@ -48,7 +48,7 @@ def start_times(arrivals: np.ndarray, cap_per_hour: np.ndarray) -> np.ndarray:
 
 
 def result_times(
-    sc: LoadedScenario, cal: Calendar, tl: Timeline, orders: Orders
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, orders: Orders, inputs: OrderInputs
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minute at which each order's result is ready in the lab (before any manual matching),
     and which samples lost their lab ID at a switch and wait to be matched by hand."""
@@ -71,9 +71,9 @@ def result_times(
             n_hours,
         )
         start = start_times(orders.time[idx], cap)
-        done = start + orders.turnaround[idx]
+        done = start + inputs.turnaround[idx]
         if not lab.lid_continuity and np.isfinite(switch):
             in_flight = (orders.time[idx] < switch) & (done >= switch)
-            manual[idx] = in_flight & (orders.match_u[idx] < lab.manual_matching_share)
+            manual[idx] = in_flight & (inputs.match_u[idx] < lab.manual_matching_share)
         ready[idx] = done
     return ready, manual

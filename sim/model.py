@@ -23,7 +23,18 @@ import simpy
 
 from sim.calendar import Calendar
 from sim.demand import Orders, draw_for, generate_orders, mean_minutes
-from sim.inbox import LEGACY, NEW, NORMAL, URGENT, WORKLOAD, Items, PoolConfig, SignerPool
+from sim.inbox import (
+    CRITICAL,
+    LEGACY,
+    NEW,
+    NORMAL,
+    URGENT,
+    WORKLOAD,
+    ItemAttributes,
+    Items,
+    PoolConfig,
+    SignerPool,
+)
 from sim.labs import result_times
 from sim.scenario import LoadedScenario
 from sim.streams import Streams
@@ -77,10 +88,10 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     cal = Calendar(s.horizon.start, s.horizon.end)
     tl = build_timeline(sc, cal)
     streams = Streams(seed, replication)
-    orders = generate_orders(sc, cal, tl, streams)
+    orders, inputs = generate_orders(sc, cal, tl, streams)
     pol = s.policies
-    ready, lid_lost = result_times(sc, cal, tl, orders)
-    matched = lid_lost | (orders.paper & (orders.match_u < pol.paper_matching_error_share))
+    ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
+    matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
     unit = orders.unit
     legacy = ~tl.client_new(unit, orders.time)
@@ -113,21 +124,24 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         members = np.flatnonzero(pool_of_unit == k)
         signer_offset[members] = np.r_[0, np.cumsum(signers[members])[:-1]]
     n_res, n_chase = len(orders), int(chase.sum())
-    res_signer = signer_offset[unit] + orders.signer
-    urgency = np.where(orders.critical, 0, np.where(orders.abnormal, URGENT, NORMAL))
-    res_ready = np.where(fate == FATE_OPEN, ready, np.inf)
+    res_signer = (signer_offset[unit] + orders.signer).astype(np.int32)
+    urgency = np.full(n_res, NORMAL, np.int8)
+    urgency[orders.abnormal] = URGENT
+    urgency[orders.critical] = CRITICAL
+    inbox = np.where(legacy, LEGACY, NEW).astype(np.int8)
+    f32 = np.float32
     items = Items(
-        unit=np.r_[unit, unit[chase]].astype(np.int32),
-        signer=np.r_[res_signer, res_signer[chase]].astype(np.int32),
-        inbox=np.r_[np.where(legacy, LEGACY, NEW), np.where(legacy[chase], LEGACY, NEW)].astype(
-            np.int8
-        ),
-        urgency=np.r_[urgency, np.full(n_chase, URGENT)].astype(np.int8),
-        ready=np.r_[res_ready, due[chase]],
-        handling=np.r_[orders.review, orders.chase[chase]],
-        lookup=np.r_[orders.lookup, np.zeros(n_chase)],
-        lookup_u=np.r_[orders.lookup_u, np.ones(n_chase)],
-        is_chase=np.r_[np.zeros(n_res, dtype=bool), np.ones(n_chase, dtype=bool)],
+        unit=np.concatenate([unit, unit[chase]]),
+        inbox=np.concatenate([inbox, inbox[chase]]),
+        ready=np.concatenate([np.where(fate == FATE_OPEN, ready, np.inf), due[chase]]),
+    )
+    attrs = ItemAttributes(
+        signer=np.concatenate([res_signer, res_signer[chase]]),
+        urgency=np.concatenate([urgency, np.full(n_chase, URGENT, np.int8)]),
+        handling=np.concatenate([inputs.review, inputs.chase[chase]]),
+        lookup=np.concatenate([inputs.lookup, np.zeros(n_chase, f32)]),
+        lookup_u=np.concatenate([inputs.lookup_u, np.ones(n_chase, f32)]),
+        is_chase=np.concatenate([np.zeros(n_res, bool), np.ones(n_chase, bool)]),
     )
     item_pool = pool_of_unit[items.unit]
     state = _unit_state(sc, tl)
@@ -155,7 +169,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             refresh=kind.refresh,
             cover_after_days=s.staffing.cover_after_days,
         )
-        pools[kind_id] = SignerPool(cfg, items, np.flatnonzero(item_pool == k), state)
+        pools[kind_id] = SignerPool(cfg, items, attrs, np.flatnonzero(item_pool == k), state)
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, n_res, orphan_time,
         rerouted, signer_offset, pools, streams, 0.0,

@@ -49,7 +49,7 @@ def _flat_days(rep: Replication, times: np.ndarray) -> np.ndarray:
     """Per result, ``unit * n_days + day`` of ``times``; -1 where nan or outside the horizon."""
     cal = rep.calendar
     ok = np.isfinite(times) & (times >= 0) & (times < cal.horizon_minutes)
-    out = np.full(len(times), -1, dtype=np.int64)
+    out = np.full(len(times), -1, dtype=np.int32)
     out[ok] = rep.orders.unit[ok] * cal.n_days + cal.day_indices(times[ok])
     return out
 
@@ -78,6 +78,22 @@ def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
             val = np.concatenate([m for _, _, _, m in pool.ledger])
             key = act * size + units * n_days + day
             minutes += np.bincount(key, val, minlength=len(ACTIVITIES) * size)
+        if pool.item_log:
+            log = pool.item_log
+            units = np.concatenate([x[0] for x in log])
+            day = np.repeat(np.array([x[1] for x in log]), [len(x[0]) for x in log])
+            cell = units * n_days + day
+            handling = np.concatenate([x[2] for x in log])
+            chase = np.concatenate([x[5] for x in log])
+            parts = {
+                "signing": np.where(chase, 0.0, handling),
+                "chase": np.where(chase, handling, 0.0),
+                "lookup": np.concatenate([_or_zero(x[3], x[0]) for x in log]),
+                "dual_system": np.concatenate([_or_zero(x[4], x[0]) for x in log]),
+            }
+            for name, val in parts.items():
+                at = ACTIVITIES.index(name) * size
+                minutes[at : at + size] += np.bincount(cell, val, minlength=size)
         if pool.overtime_log:
             su = pool.cfg.signer_unit
             day = np.repeat(np.array([d for d, _ in pool.overtime_log]), len(su))
@@ -86,6 +102,10 @@ def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
                 np.tile(su, len(pool.overtime_log)) * n_days + day, val, minlength=size
             )
     return minutes.reshape(len(ACTIVITIES), n_units, n_days), overtime.reshape(n_units, n_days)
+
+
+def _or_zero(values: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return np.zeros(len(like)) if values is None else values
 
 
 def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.DataFrame:
@@ -130,22 +150,20 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
 
 def lab_days(rep: Replication) -> pd.DataFrame:
     """Turnaround (order to result ready) percentiles per lab and order day."""
-    cal, o = rep.calendar, rep.orders
-    tat = (rep.lab_ready - o.time) / 60.0
-    lab = rep.timeline.unit_lab[o.unit]
-    day = cal.day_indices(np.clip(o.time, 0, cal.horizon_minutes - 1))
-    key = lab.astype(np.int64) * cal.n_days + day
-    small = np.int16 if key.max(initial=0) < 2**15 else np.int64
-    order = np.argsort(key.astype(small), kind="stable")  # radix sort for 16-bit keys
-    key, tat = key[order], tat[order]
-    bounds = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
+    cal, o, tl = rep.calendar, rep.orders, rep.timeline
+    order_lab = tl.unit_lab[o.unit]
     rows = []
-    for a, b in itertools.pairwise(bounds):
-        k = int(key[a])
-        p50, p90 = _quantiles(tat[a:b])
-        rows.append(
-            (rep.timeline.lab_ids[k // cal.n_days], cal.days[k % cal.n_days], b - a, p50, p90)
-        )
+    for j, lab_id in enumerate(tl.lab_ids):  # lab by lab keeps the memory peak low
+        idx = np.flatnonzero(order_lab == j)
+        day = cal.day_indices(np.clip(o.time[idx], 0, cal.horizon_minutes - 1))
+        small = np.int16 if cal.n_days < 2**15 else np.int64
+        order = np.argsort(day.astype(small), kind="stable")  # radix sort for 16-bit keys
+        day = day[order]
+        tat = ((rep.lab_ready[idx] - o.time[idx]) / 60.0)[order]
+        bounds = np.flatnonzero(np.concatenate(([True], day[1:] != day[:-1], [True])))
+        for a, b in itertools.pairwise(bounds):
+            p50, p90 = _quantiles(tat[a:b])
+            rows.append((lab_id, cal.days[int(day[a])], b - a, p50, p90))
     frame = pd.DataFrame(
         rows, columns=["lab", "date", "orders", "turnaround_p50_h", "turnaround_p90_h"]
     )

@@ -9,7 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.inbox import CRITICAL, LEGACY, NEW, NORMAL, URGENT, WORKLOAD, Items, PoolConfig, SignerPool
+from sim.inbox import (
+    CRITICAL,
+    LEGACY,
+    NEW,
+    NORMAL,
+    URGENT,
+    WORKLOAD,
+    ItemAttributes,
+    Items,
+    PoolConfig,
+    SignerPool,
+)
 
 
 def make_pool(
@@ -28,10 +39,12 @@ def make_pool(
     n = len(items)
     it = Items(
         unit=np.zeros(n, dtype=np.int32),
-        signer=np.zeros(n, dtype=np.int32),
         inbox=np.array([x[3] for x in items], dtype=np.int8),
-        urgency=np.array([x[2] for x in items], dtype=np.int8),
         ready=np.array([x[0] for x in items], dtype=float),
+    )
+    attrs = ItemAttributes(
+        signer=np.zeros(n, dtype=np.int32),
+        urgency=np.array([x[2] for x in items], dtype=np.int8),
         handling=np.array([x[1] for x in items], dtype=float),
         lookup=np.array([x[4] if len(x) > 4 else 0.0 for x in items]),
         lookup_u=np.full(n, 0.5),
@@ -50,7 +63,7 @@ def make_pool(
     def state(t):
         return (np.array([home_new]), np.array([learn]), np.array([0.0]), np.array([1.0]))
 
-    return SignerPool(cfg, it, np.arange(n), state), it
+    return SignerPool(cfg, it, attrs, np.arange(n), state), it
 
 
 def run(pool: SignerPool, it: Items, sessions=((0.0, 60.0),)) -> np.ndarray:

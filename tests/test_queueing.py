@@ -31,13 +31,21 @@ def erlang_c(c: int, lam: float, mu: float) -> tuple[float, float]:
     return p_wait, p_wait / (c * mu - lam)
 
 
+def _by_item(rep, name: str) -> np.ndarray:
+    """A pool attribute (handling, signer) laid out by item index."""
+    out = np.zeros(len(rep.items.ready))
+    for pool in rep.pools.values():
+        out[pool.gid] = getattr(pool, name)
+    return out
+
+
 def _replicate(signers: int):
     sc = load_scenario(SCENARIO, overrides=[f"sites[q].signers={signers}"])
     waits, p_waits, sojourns, littles = [], [], [], []
     for r in range(REPLICATIONS):
         rep = run_replication(sc, replication=r)
         it, n = rep.items, rep.n_results
-        ready, done, handling = rep.lab_ready, it.done[:n], it.handling[:n]
+        ready, done, handling = rep.lab_ready, it.done[:n], _by_item(rep, "handling")[:n]
         lo = rep.calendar.day_start[WARMUP_DAYS]
         hi = rep.calendar.day_start[-1 - COOLDOWN_DAYS]
         window = (ready >= lo) & (ready < hi)
@@ -78,12 +86,13 @@ def test_always_open_session_is_exactly_the_lindley_recursion():
     """Per signer, sign times equal f_k = max(a_k, f_{k-1}) + h_k computed independently."""
     rep = run_replication(load_scenario(SCENARIO, overrides=["sites[q].signers=2"]), 3)
     it, n = rep.items, rep.n_results
+    handling, owner = _by_item(rep, "handling"), _by_item(rep, "signer")
     for signer in (0, 1):
-        mine = np.flatnonzero(it.signer[:n] == signer)
+        mine = np.flatnonzero(owner[:n] == signer)
         mine = mine[np.argsort(rep.lab_ready[mine], kind="stable")]
         finish, expected = -np.inf, []
         for k in mine:
-            finish = max(rep.lab_ready[k], finish) + it.handling[k]
+            finish = max(rep.lab_ready[k], finish) + handling[k]
             expected.append(finish)
         expected = np.array(expected)
         signed = it.done[mine]
