@@ -8,6 +8,7 @@ Exit codes (also in ``--help`` and the README): 0 ok, 1 internal error, 2 usage,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -206,6 +207,13 @@ def run(
     names = [v.strip() for item in (variants or [None]) for v in (item or "").split(",")]
     names = [n or None for n in dict.fromkeys(names)]
     loaded = [_load(scenario, name, overrides) for name in names]
+    try:  # fail before simulating, not after
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(f"{out} is not writable")
+    except OSError as exc:
+        err.print(f"error: --out {out}: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
     root_seed = loaded[0].model.seed if seed is None else seed
     start = time.perf_counter()
     runs = []
@@ -216,7 +224,11 @@ def run(
         runs.append((sc, replication, tables))
         elapsed = time.perf_counter() - t0
         err.print(f"{sc.label}: {rep.n_results:,} orders in {elapsed:.1f} s", markup=False)
-    folder = write_run(out, runs, sys.argv, time.perf_counter() - start, root_seed)
+    try:
+        folder = write_run(out, runs, sys.argv, time.perf_counter() - start, root_seed)
+    except OSError as exc:
+        err.print(f"error: cannot write the run folder under {out}: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
     table = Table(title=f"{loaded[0].model.title} (seed {root_seed}, replication {replication})")
     table.add_column("KPI")
     table.add_column("unit")
