@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, cached_property
 from numbers import Real
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -201,7 +201,17 @@ class Calendar:
         if outside.any():
             bad = m[outside].flat[0]
             raise ValueError(f"minute {bad} is outside the horizon [0, {self.horizon_minutes})")
-        return np.searchsorted(self.day_start, m, side="right") - 1
+        return self._day_of_minute[m.astype(np.intp)]
+
+    @cached_property
+    def _day_of_minute(self) -> np.ndarray:
+        """Day index of each whole minute of the horizon: a table lookup is many times faster
+        than a binary search over ``day_start``. Days start on whole minutes (whole-minute
+        zone offsets), so a reading lies in the day of its whole minute."""
+        if not np.array_equal(self.day_start, np.floor(self.day_start)):
+            raise ValueError("days do not start on whole minutes")
+        whole = np.arange(int(self.horizon_minutes))
+        return _readonly(np.searchsorted(self.day_start, whole, side="right") - 1)
 
     def date_of(self, minutes: float) -> dt.date:
         """Local Stockholm date of a clock reading (valid outside the horizon too)."""

@@ -76,8 +76,9 @@ def generate_orders(
 ) -> tuple[Orders, OrderInputs]:
     """Draw every unit's orders over the horizon.
 
-    Two passes: the first draws each unit's daily counts, so that the second can fill
-    preallocated arrays slice by slice; planned reductions are applied once at the end.
+    Two passes: the first draws each unit's daily counts and which potential orders the
+    planned reduction thins out, so that the second can fill preallocated arrays, unit by
+    unit, with the placed orders only.
     """
     s = sc.model
     cats = s.test_categories
@@ -85,14 +86,27 @@ def generate_orders(
     abn_share = np.array([c.abnormal_share for c in cats])
     crit_share = np.array([c.critical_share for c in cats])
     n_days = cal.n_days
+    day_idx = np.arange(n_days)
+    red = s.policies.volume_reduction
     potential = np.zeros((len(tl.units), n_days), dtype=np.int32)
+    placed = np.zeros_like(potential)
+    kept: list[np.ndarray | None] = []  # per unit: which potential orders are placed (None: all)
     for i, u in enumerate(tl.units):
         kind = s.site_kinds[u.kind]
         rate = u.orders_per_day * np.asarray(kind.weekday_profile)[cal.weekday]
         rate = np.where(cal.holiday_mask, rate * kind.holiday_factor, rate)
         potential[i] = streams.rng(f"orders/{u.id}").poisson(rate)
-    bounds = np.r_[0, np.cumsum(potential.sum(axis=1))]
-    total = int(bounds[-1])
+        days = np.repeat(day_idx, potential[i])
+        u_keep = streams.rng(f"attributes/{u.id}").random(len(days))
+        go = tl.go_live[i]
+        keep = None
+        if np.isfinite(go) and go < cal.horizon_minutes and red.share > 0:
+            go_day = cal.day_index(go)  # planned volume reduction thins potential orders
+            window = (days >= go_day - red.days_before) & (days < go_day + red.days_after)
+            keep = ~window | (u_keep >= red.share)
+        kept.append(keep)
+        placed[i] = potential[i] if keep is None else np.bincount(days[keep], minlength=n_days)
+    total = int(placed.sum())
     f32 = np.float32
     cols = {
         "unit": np.empty(total, np.int32),
@@ -109,20 +123,21 @@ def generate_orders(
         "match_u": np.empty(total, f32),
         "paper": np.zeros(total, bool),
     }
-    keep = np.ones(total, dtype=bool)
-    day_idx = np.arange(n_days)
-    red = s.policies.volume_reduction
+    a = 0
     for i, u in enumerate(tl.units):
-        a, b = int(bounds[i]), int(bounds[i + 1])
-        n = b - a
+        n = int(potential[i].sum())
+        b = a + int(placed[i].sum())
+        keep = kept[i]
+
+        def put(name: str, values: np.ndarray, sl=slice(a, b), keep=keep) -> None:
+            cols[name][sl] = values if keep is None else values[keep]
+
         kind = s.site_kinds[u.kind]
         days = np.repeat(day_idx, potential[i])
         h0, h1 = kind.order_hours
         minute = h0 * 60.0 + streams.rng(f"orders/{u.id}").random(n) * (h1 - h0) * 60.0
         t = cal.local_minutes(days, minute)
-        u_keep, u_cat, u_abn, u_crit, u_signer, u_lookup = streams.rng(f"attributes/{u.id}").random(
-            (6, n)
-        )
+        u_cat, u_abn, u_crit, u_signer, u_lookup = streams.rng(f"attributes/{u.id}").random((5, n))
         category = np.minimum(
             np.searchsorted(cat_cum, u_cat * cat_cum[-1], side="right"), len(cats) - 1
         )
@@ -136,38 +151,28 @@ def generate_orders(
 
         review = draw("review_time", n)
         review[abnormal] += draw("abnormal_action_time", int(abnormal.sum()))
-        sl = slice(a, b)
-        cols["unit"][sl] = i
-        cols["time"][sl] = t
-        cols["category"][sl] = category
-        cols["abnormal"][sl] = abnormal
-        cols["critical"][sl] = critical
-        cols["signer"][sl] = np.minimum((u_signer * u.signers).astype(np.int16), u.signers - 1)
-        cols["review"][sl] = review
-        cols["chase"][sl] = draw("chase_time", n)
-        cols["lookup"][sl] = draw("lookup_time", n)
-        cols["lookup_u"][sl] = u_lookup
-        cols["match_u"][sl] = streams.rng(f"matching/{u.id}").random(n)
-        turnaround = cols["turnaround"][sl]
+        cols["unit"][a:b] = i
+        put("time", t)
+        put("category", category)
+        put("abnormal", abnormal)
+        put("critical", critical)
+        put("signer", np.minimum((u_signer * u.signers).astype(np.int16), u.signers - 1))
+        put("review", review)
+        put("chase", draw("chase_time", n))
+        put("lookup", draw("lookup_time", n))
+        put("lookup_u", u_lookup)
+        put("match_u", streams.rng(f"matching/{u.id}").random(n))
+        turnaround = np.empty(n, f32)
         for c, cat in enumerate(cats):
             mask = category == c
             spec = sc.library[cat.turnaround]
             trng = streams.rng(f"turnaround/{u.id}/{cat.id}")
             turnaround[mask] = in_minutes(spec, spec.sample(trng, int(mask.sum())))
+        put("turnaround", turnaround)
         go = tl.go_live[i]
         if np.isfinite(go) and go < cal.horizon_minutes:
-            go_day = cal.day_index(go)
-            if red.share > 0:  # planned volume reduction thins potential orders
-                window = (days >= go_day - red.days_before) & (days < go_day + red.days_after)
-                keep[sl] = ~window | (u_keep >= red.share)
-            cols["paper"][sl] = _in_downtime(s.policies, cal, go_day, t)
-    placed = np.zeros_like(potential)
-    for i in range(len(tl.units)):
-        a, b = int(bounds[i]), int(bounds[i + 1])
-        placed[i] = np.bincount(np.repeat(day_idx, potential[i])[keep[a:b]], minlength=n_days)
-    if not keep.all():
-        for k in list(cols):  # one array at a time keeps the peak low
-            cols[k] = cols[k][keep]
+            put("paper", _in_downtime(s.policies, cal, cal.day_index(go), t))
+        a = b
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
 

@@ -108,7 +108,12 @@ class SignerPool:
 
     The pool keeps its own copy of its items' attributes, ordered by the time they reach the
     inbox, so that a session reads a nearly contiguous slice; ``gid`` maps back to
-    :class:`Items`. Local order doubles as "oldest first" when sorting.
+    :class:`Items`, whose ``done`` it fills in as items are signed. Local order doubles as
+    "oldest first" when sorting, and ``pending`` is kept in local order.
+
+    Staff minutes are booked as they are worked, into cells of (day, activity, unit) for the
+    pool's ``units`` (one day's cells are contiguous), one item or signer at a time in the
+    order of work, so that the totals do not depend on how the tables are built.
     """
 
     def __init__(
@@ -117,18 +122,22 @@ class SignerPool:
         self.cfg = cfg
         self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
         self.n = n = len(cfg.signer_unit)
-        gid = item_ids[np.argsort(items.ready[item_ids])]
+        gid = item_ids[np.argsort(items.ready[item_ids])].astype(np.int32)
         self.gid = gid
-        self.signer = attrs.signer[gid].astype(np.int64)
+        self.sign_times = items.done
+        self.signer = attrs.signer[gid]
         self.inbox = items.inbox[gid]
         self.urgency = attrs.urgency[gid]
+        self._class = _item_class(self.urgency, self.inbox)
         self.ready = items.ready[gid]
         self.handling = attrs.handling[gid]
-        self.lookup = attrs.lookup[gid]
-        self.lookup_u = attrs.lookup_u[gid]
         self.is_chase = attrs.is_chase[gid]
-        self.done = np.full(len(gid), np.nan)
-        self._queue_ready = self.ready.copy()  # admission order; reroutes are injected
+        self.lookup = attrs.lookup[gid]
+        self.lookup[self.is_chase] = 0  # a chase task never needs a lookup
+        self.lookup_u = attrs.lookup_u[gid]
+        self.signed = np.zeros(len(gid), dtype=bool)
+        # Items from here on never arrive by themselves (ready = inf) but may be injected.
+        self._queue_end = int(np.searchsorted(self.ready, np.inf))
         self._next = 0
         self._late: list[np.ndarray] = []
         self.pending = np.empty(0, dtype=np.int64)
@@ -137,23 +146,30 @@ class SignerPool:
         self.workload = np.zeros((len(WORKLOAD), n))
         self.overtime_used = np.zeros(n)
         self.worked = np.zeros(n)  # minutes from each session's start to its last work
-        self._streak = _absence_streaks(cfg.presence)
+        # By day, so that one day's row is contiguous.
+        self._present = np.ascontiguousarray(cfg.presence.T)
+        self._streak = _absence_streaks(self._present)
         self._worker_day = -1
         self.worker = np.arange(n)
         self._week = -1
-        # Staff minutes: workload and messages as (units, day, activity, minutes); items as
-        # (units, day, handling, lookup or None, switch or None, is_chase); overtime as
-        # (day, minutes per signer).
-        self.ledger: list[tuple[np.ndarray, int, int, np.ndarray]] = []
-        self.item_log: list[tuple] = []
-        self.overtime_log: list[tuple[int, np.ndarray]] = []
+        su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
+        self._seg_start = np.maximum.accumulate(
+            np.where(np.concatenate(([True], su[1:] != su[:-1])), np.arange(n), 0)
+        )
+        self._seg_len = np.bincount(su, minlength=su.max() + 1)[su]
+        self._key_dtype = np.min_scalar_type(8 * n)
+        self.units, self._unit_of = np.unique(su, return_inverse=True)
+        n_days = cfg.presence.shape[1]
+        self.staff_minutes = np.zeros((n_days, len(ACTIVITIES), len(self.units)))
+        self.overtime_minutes = np.zeros((n_days, len(self.units)))
         self._day = 0
         self._workload_left = 0.0
 
     # ------------------------------------------------------------------ admission
     def admit(self, t: float) -> None:
         """Move items that are in the inbox by ``t`` into the pending set."""
-        stop = int(np.searchsorted(self._queue_ready, t, side="right"))
+        queue = self.ready[self._next : self._queue_end]
+        stop = self._next + int(np.searchsorted(queue, t, side="right"))
         parts = [self.pending]
         if stop > self._next:
             parts.append(np.arange(self._next, stop))
@@ -164,13 +180,20 @@ class SignerPool:
             parts.append(late[ok])
             self._late = [late[~ok]] if (~ok).any() else []
         if len(parts) > 1:
-            self.pending = np.concatenate(parts)
+            pending = np.concatenate(parts)
+            if (pending[1:] < pending[:-1]).any():  # injected items come from anywhere
+                pending.sort()
+            self.pending = pending
 
     def inject(self, local: np.ndarray, ready: np.ndarray, inbox: int) -> None:
-        """Put items back with a new ready time and inbox (e.g. rerouted results)."""
+        """Put items back with a new ready time and inbox (e.g. rerouted results).
+
+        Only for items that have left the queue: taken, or never due by themselves (inf).
+        """
         if local.size:
             self.ready[local] = ready
             self.inbox[local] = inbox
+            self._class[local] = _item_class(self.urgency[local], self.inbox[local])
             self._late.append(local)
 
     def take(self, t: float, predicate) -> np.ndarray:
@@ -185,9 +208,6 @@ class SignerPool:
         """Local ids of items neither done nor taken: pending, queued and injected."""
         return np.concatenate([self.pending, np.arange(self._next, len(self.gid)), *self._late])
 
-    def write_back(self, items: Items) -> None:
-        items.done[self.gid] = self.done
-
     # ------------------------------------------------------------------ quotas
     def add_daily(self, messages: np.ndarray, workload: np.ndarray) -> None:
         """Add a day's message minutes (per signer) and workload minutes (category, signer)."""
@@ -195,11 +215,12 @@ class SignerPool:
         self.workload += workload
         self._workload_left = float(self.workload.sum())
 
-    def _log(self, activity: str, minutes: np.ndarray, signers: np.ndarray) -> None:
+    def _log(self, activity: str, minutes: np.ndarray) -> None:
+        """Book minutes per signer to their units' cells of today."""
         worked = minutes > 0
         if worked.any():
-            unit = self.cfg.signer_unit[signers[worked]]
-            self.ledger.append((unit, self._day, ACTIVITIES.index(activity), minutes[worked]))
+            cells = self.staff_minutes[self._day, ACTIVITIES.index(activity)]
+            np.add.at(cells, self._unit_of[worked], minutes[worked])
 
     # ------------------------------------------------------------------ the session
     def session(self, t: float, end: float, day: int, week: int) -> None:
@@ -211,30 +232,32 @@ class SignerPool:
         self._day = day
         home_new, learn, look_share, train = self.unit_state(t)
         su = cfg.signer_unit
-        present = cfg.presence[:, day]
+        present = self._present[day]
         if day != self._worker_day:
             self.worker = self._workers(day)
             self._worker_day = day
         start = np.maximum(t, self.busy_until)
         close = t + (end - t) * train[su]  # training takes the end of the session
         avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
-        everyone = np.arange(self.n)
         # Scheduled workload first, up to its share of the session.
         clock = start.copy()
         if self._workload_left > 0:
             cap = avail * cfg.workload_share
             for c, name in enumerate(WORKLOAD):
+                if not self.workload[c].any():
+                    continue
                 take = np.minimum(self.workload[c], cap)
                 self.workload[c] -= take
                 cap -= take
-                self._log(name, take, everyone)
+                self._log(name, take)
             clock += avail * cfg.workload_share - cap
             self._workload_left = float(self.workload.sum())
         idle = np.zeros(self.n)
         limit = np.where(present, close, -np.inf)
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
-        unit_args = (learn[su], home_new[su], look_share[su])
+        home = home_new[su]
+        unit_args = (learn[su], np.where(home, _HOME_NEW, 0), look_share[su])
         first_round = True
         while True:
             ids = self.pending
@@ -271,67 +294,69 @@ class SignerPool:
         pend = pend[self.urgency[pend] <= URGENT] if cfg.overtime_cap > 0 else pend[:0]
         w = self.worker[self.signer[pend]]
         w_ok = np.maximum(w, 0)
-        known = (self.inbox[pend] == unit_args[1][w_ok]) | paid[w_ok]
+        known = (self.inbox[pend] == home[w_ok]) | paid[w_ok]
         urgent = pend[(w >= 0) & known]
         if urgent.size:
             clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
         self.overtime_used += overtime
         if overtime.any():
-            self.overtime_log.append((self._day, overtime))
+            np.add.at(self.overtime_minutes[day], self._unit_of, overtime)
         self.worked += np.where(present, clock - start - idle, 0.0)
         self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
-    def _work(self, ids, clock, limit, paid, learn, home_new, look_share, regular):
-        """Work ``ids`` in priority order from each signer's ``clock`` until ``limit``.
+    def _work(self, ids, clock, limit, paid, learn, home_class, look_share, regular):
+        """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until
+        ``limit``. ``home_class`` is ``_HOME_NEW`` where the signer's home is Millennium.
 
         Returns the new clocks and which signers have opened their second inbox.
         """
         sg = self.worker[self.signer[ids]]  # the owner, or a colleague covering an absence
-        if (sg < 0).any():
-            ids, sg = ids[sg >= 0], sg[sg >= 0]
-        second = self.inbox[ids] != home_new[sg]
-        urg = self.urgency[ids]
-        group = np.where(urg == CRITICAL, 0, np.where(urg == URGENT, 1, 3) + 3 * second)
-        # One sort key: signer, then group, then local id (= oldest first).
-        order = np.argsort(((sg * 8 + group) << 32) | ids)
-        ids, sg, second, group = ids[order], sg[order], second[order], group[order]
+        covered = sg >= 0
+        if not covered.all():
+            ids, sg = ids[covered], sg[covered]
+        cls = self._class[ids] + home_class[sg]
+        # Signer, then group, then local id (= oldest first: the sort is stable).
+        order = np.argsort((sg * 8 + _GROUP[cls]).astype(self._key_dtype), kind="stable")
+        ids, sg, cls = ids[order], sg[order], cls[order]
+        second = _SECOND[cls]
         base = self.handling[ids] * learn[sg]
-        e = base.copy()
         look = switch = None
         if look_share.any():
-            needs_lookup = (self.lookup_u[ids] < look_share[sg]) & ~self.is_chase[ids]
-            look = np.where(needs_lookup, self.lookup[ids], 0.0)
-            e += look
+            look = np.where(self.lookup_u[ids] < look_share[sg], self.lookup[ids], 0.0)
+            e = base + look
+        else:
+            e = base.copy()
         if second.any():
             # The switching cost rides on each signer's first second-inbox item.
-            first = _first_in_segment(sg, second) & ~paid[sg]
-            switch = np.where(first, self.cfg.switch_cost, 0.0)
-            e += switch
+            switch = _first_in_segment(sg, second)
+            switch = switch[~paid[sg[switch]]]
+            e[switch] += self.cfg.switch_cost
         done = np.zeros(len(ids), dtype=bool)
         if regular:
-            head = group <= 1
+            head = _HEAD[cls]
             clock = self._pass(ids, sg, e, clock, limit, head, done)
             # Messages: a fluid quota between urgent and normal items.
             room = np.maximum(limit - clock, 0.0)
             msg = np.minimum(self.messages * learn, room)
             self.messages -= np.divide(msg, learn, out=np.zeros_like(msg), where=learn > 0)
-            self._log("messages", msg, np.arange(self.n))
+            self._log("messages", msg)
             clock = self._pass(ids, sg, e, clock + msg, limit, ~head, done)
         else:
             clock = self._pass(ids, sg, e, clock, limit, np.ones(len(ids), dtype=bool), done)
         if done.any():
-            d_sg = sg[done]
-            d_look = None if look is None else look[done]
-            d_switch = None if switch is None else switch[done]
-            chase = self.is_chase[ids[done]]
-            self.item_log.append(
-                (self.cfg.signer_unit[d_sg], self._day, base[done], d_look, d_switch, chase)
-            )
-            if d_switch is not None:
-                paid = paid.copy()
-                paid[d_sg[d_switch > 0]] = True
-            self.pending = self.pending[np.isnan(self.done[self.pending])]
+            cells = self.staff_minutes[self._day]
+            units = self._unit_of[sg[done]]
+            activity = np.where(self.is_chase[ids[done]], _CHASE, _SIGNING)
+            np.add.at(cells.reshape(-1), activity * cells.shape[1] + units, base[done])
+            if look is not None:
+                np.add.at(cells[_LOOKUP], units, look[done].astype(np.float64))
+            if switch is not None:
+                opened = sg[switch[done[switch]]]
+                np.add.at(cells[_DUAL_SYSTEM], self._unit_of[opened], self.cfg.switch_cost)
+                if self.cfg.switch_cost > 0:
+                    paid[opened] = True
+            self.pending = self.pending[~self.signed[self.pending]]
         return clock, paid
 
     def _workers(self, day: int) -> np.ndarray:
@@ -341,58 +366,74 @@ class SignerPool:
         first present signer after the absent one in the unit's order, wrapping around.
         """
         cfg = self.cfg
-        present = cfg.presence[:, day]
+        present = self._present[day]
         worker = np.where(present, np.arange(self.n), -1)
         if cfg.cover_after_days is None:
             return worker
-        su = cfg.signer_unit
-        first = np.concatenate(([True], su[1:] != su[:-1]))
-        seg_start = np.maximum.accumulate(np.where(first, np.arange(self.n), 0))
-        seg_len = np.bincount(su, minlength=su.max() + 1)[su]
-        pos = np.arange(self.n) - seg_start
-        needs = ~present & (self._streak[:, day] > cfg.cover_after_days)
-        for k in range(1, int(seg_len.max())):
-            cand = seg_start + (pos + k) % seg_len
-            take = needs & (worker < 0) & present[cand]
-            worker[take] = cand[take]
+        needs = np.flatnonzero(~present & (self._streak[day] > cfg.cover_after_days))
+        for k in range(1, int(self._seg_len.max())):
+            if not needs.size:
+                break
+            first = self._seg_start[needs]
+            cand = first + (needs - first + k) % self._seg_len[needs]
+            found = present[cand]
+            worker[needs[found]] = cand[found]
+            needs = needs[~found]
         return worker
 
     def _pass(self, ids, sg, e, clock, limit, sel, done):
         """Segmented cumulative sum over ``sel``: items start in order while clock < limit."""
-        if not sel.any():
-            return clock
         pos = np.flatnonzero(sel)
+        if not pos.size:
+            return clock
         s_sg, s_e = sg[pos], e[pos]
         cs = np.cumsum(s_e)
+        before = cs - s_e
         first = np.concatenate(([True], s_sg[1:] != s_sg[:-1]))
-        seg_base = np.maximum.accumulate(np.where(first, cs - s_e, -np.inf))
-        begin = clock[s_sg] + (cs - s_e - seg_base)
+        seg_base = np.maximum.accumulate(np.where(first, before, -np.inf))
+        begin = clock[s_sg] + (before - seg_base)
         ok = begin < limit[s_sg]
-        finish = begin + s_e
+        finish = (begin + s_e)[ok]
         new_clock = clock.copy()
-        np.maximum.at(new_clock, s_sg[ok], finish[ok])
-        self.done[ids[pos[ok]]] = finish[ok]
-        done[pos[ok]] = True
+        np.maximum.at(new_clock, s_sg[ok], finish)
+        pos = pos[ok]
+        local = ids[pos]
+        self.sign_times[self.gid[local]] = finish
+        self.signed[local] = True
+        done[pos] = True
         return new_clock
 
 
+def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:
+    """Class of an item for sorting: see ``_GROUP``."""
+    return (2 * urgency + inbox).astype(np.int8)
+
+
+# Priority group (table above) and "in the second inbox" of each item class, once for a
+# signer whose home is legacy and once, offset by _HOME_NEW, for a home in Millennium.
+_HOME_NEW = 6
+_CLASSES = np.arange(2 * _HOME_NEW)
+_SECOND = _CLASSES % 2 != _CLASSES // _HOME_NEW
+_URGENCY = _CLASSES % _HOME_NEW // 2
+_GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
+_HEAD = _GROUP <= 1  # worked before the messages
+_SIGNING, _CHASE, _LOOKUP, _DUAL_SYSTEM = (
+    ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system")
+)
+
+
 def _first_in_segment(seg: np.ndarray, flag: np.ndarray) -> np.ndarray:
-    """True at the first position of each segment (sorted by ``seg``) where ``flag`` holds."""
-    out = np.zeros(len(seg), dtype=bool)
-    if not flag.any():
-        return out
+    """Positions of the first ``flag`` in each segment of equal ``seg`` (sorted by ``seg``)."""
     pos = np.flatnonzero(flag)
     keys = seg[pos]
-    firsts = pos[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    out[firsts] = True
-    return out
+    return pos[np.concatenate(([True], keys[1:] != keys[:-1]))]
 
 
-def _absence_streaks(presence: np.ndarray) -> np.ndarray:
-    """Consecutive absent days up to and including each day, per signer."""
-    streak = np.zeros(presence.shape, dtype=np.int32)
-    run = np.zeros(presence.shape[0], dtype=np.int32)
-    for d in range(presence.shape[1]):
-        run = np.where(presence[:, d], 0, run + 1)
-        streak[:, d] = run
+def _absence_streaks(present: np.ndarray) -> np.ndarray:
+    """Consecutive absent days up to and including each day (rows), per signer (columns)."""
+    streak = np.zeros(present.shape, dtype=np.int32)
+    run = np.zeros(present.shape[1], dtype=np.int32)
+    for d, row in enumerate(present):
+        run = np.where(row, 0, run + 1)
+        streak[d] = run
     return streak

@@ -41,9 +41,11 @@ def start_times(arrivals: np.ndarray, cap_per_hour: np.ndarray) -> np.ndarray:
     """FIFO start times of samples arriving at sorted ``arrivals`` (minutes)."""
     edges = np.arange(len(cap_per_hour) + 1) * 60.0
     cum = np.concatenate([[0.0], np.cumsum(cap_per_hour)])
-    work = np.interp(arrivals, edges, cum)
+    served = np.interp(arrivals, edges, cum)
     k = np.arange(len(arrivals), dtype=float)
-    served = k + np.maximum.accumulate(work - k)
+    served -= k
+    np.maximum.accumulate(served, out=served)
+    served += k
     return np.interp(served, cum, edges, right=np.inf)
 
 
@@ -55,12 +57,14 @@ def result_times(
     n_hours = int(np.ceil(cal.horizon_minutes / 60.0)) + 24 * 60  # room for the tail
     ready = np.empty(len(orders))
     manual = np.zeros(len(orders), dtype=bool)
-    order_lab = tl.unit_lab[orders.unit]
+    order_lab = tl.unit_lab.astype(np.min_scalar_type(len(sc.model.labs)))[orders.unit]
     for j, lab in enumerate(sc.model.labs):
         idx = np.flatnonzero(order_lab == j)
         if idx.size == 0:
             continue
-        idx = idx[np.argsort(orders.time[idx])]
+        arrivals = orders.time[idx]
+        order = np.argsort(arrivals)
+        idx, arrivals = idx[order], arrivals[order]
         switch = tl.lab_switch[j]
         cap = capacity_curve(
             lab.capacity_per_hour,
@@ -70,10 +74,10 @@ def result_times(
             lab.dip_recovery_days,
             n_hours,
         )
-        start = start_times(orders.time[idx], cap)
-        done = start + inputs.turnaround[idx]
+        done = start_times(arrivals, cap)
+        done += inputs.turnaround[idx]
         if not lab.lid_continuity and np.isfinite(switch):
-            in_flight = (orders.time[idx] < switch) & (done >= switch)
+            in_flight = (arrivals < switch) & (done >= switch)
             manual[idx] = in_flight & (inputs.match_u[idx] < lab.manual_matching_share)
         ready[idx] = done
     return ready, manual

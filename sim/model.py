@@ -88,33 +88,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     cal = Calendar(s.horizon.start, s.horizon.end)
     tl = build_timeline(sc, cal)
     streams = Streams(seed, replication)
-    orders, inputs = generate_orders(sc, cal, tl, streams)
     pol = s.policies
-    ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
-    matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
-    ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
-    unit = orders.unit
-    legacy = ~tl.client_new(unit, orders.time)
-
-    # Lock policy for results of legacy orders that arrive after the client locks.
-    lock, rb = tl.lock[unit], tl.rb_start[unit]
-    after_lock = legacy & (ready >= lock) & (ready < rb)
-    lock_policy = pol.lock
-    fate = np.full(len(orders), FATE_OPEN, dtype=np.int8)
-    if lock_policy.mode == "drain":
-        fate[after_lock & (ready >= lock + lock_policy.drain_days * 1440.0)] = FATE_ORPHAN
-    elif lock_policy.mode == "lost":
-        fate[after_lock] = FATE_ORPHAN
-    else:
-        fate[after_lock] = FATE_REROUTE
-    orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)
-    rerouted = fate == FATE_REROUTE
-
-    # Watches: a result not back by its due time becomes a chase task in the client it was
-    # ordered in, unless that is a legacy client already locked (ROS data is not migrated).
-    due = orders.time + np.array([c.due_hours for c in s.test_categories])[orders.category] * 60
-    chase = (ready > due) & ~(legacy & (due >= lock) & (due < rb))
-
     # Signers: pools by site kind, signers numbered within their pool.
     kinds = list(dict.fromkeys(u.kind for u in tl.units))
     pool_of_unit = np.array([kinds.index(u.kind) for u in tl.units])
@@ -123,27 +97,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     for k in range(len(kinds)):
         members = np.flatnonzero(pool_of_unit == k)
         signer_offset[members] = np.r_[0, np.cumsum(signers[members])[:-1]]
-    n_res, n_chase = len(orders), int(chase.sum())
-    res_signer = (signer_offset[unit] + orders.signer).astype(np.int32)
-    urgency = np.full(n_res, NORMAL, np.int8)
-    urgency[orders.abnormal] = URGENT
-    urgency[orders.critical] = CRITICAL
-    inbox = np.where(legacy, LEGACY, NEW).astype(np.int8)
-    f32 = np.float32
-    items = Items(
-        unit=np.concatenate([unit, unit[chase]]),
-        inbox=np.concatenate([inbox, inbox[chase]]),
-        ready=np.concatenate([np.where(fate == FATE_OPEN, ready, np.inf), due[chase]]),
-    )
-    attrs = ItemAttributes(
-        signer=np.concatenate([res_signer, res_signer[chase]]),
-        urgency=np.concatenate([urgency, np.full(n_chase, URGENT, np.int8)]),
-        handling=np.concatenate([inputs.review, inputs.chase[chase]]),
-        lookup=np.concatenate([inputs.lookup, np.zeros(n_chase, f32)]),
-        lookup_u=np.concatenate([inputs.lookup_u, np.ones(n_chase, f32)]),
-        is_chase=np.concatenate([np.zeros(n_res, bool), np.ones(n_chase, bool)]),
-    )
-    item_pool = pool_of_unit[items.unit]
+    orders, ready, legacy, fate, items, attrs = _draw_items(sc, cal, tl, streams, signer_offset)
+    item_pool = pool_of_unit.astype(np.min_scalar_type(len(kinds)))[items.unit]
     state = _unit_state(sc, tl)
     switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
     pools = {}
@@ -170,10 +125,82 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             cover_after_days=s.staffing.cover_after_days,
         )
         pools[kind_id] = SignerPool(cfg, items, attrs, np.flatnonzero(item_pool == k), state)
+    orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
-        sc, replication, seed, cal, tl, orders, ready, legacy, items, n_res, orphan_time,
-        rerouted, signer_offset, pools, streams, 0.0,
+        sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
+        fate == FATE_REROUTE, signer_offset, pools, streams, 0.0,
     )  # fmt: skip
+
+
+def _draw_items(
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, streams: Streams, signer_offset: np.ndarray
+) -> tuple[Orders, np.ndarray, np.ndarray, np.ndarray, Items, ItemAttributes]:
+    """Orders, when their results are ready, in which client they were placed, their fate
+    under the lock policy, and the inbox items (results, then chase tasks) with what signing
+    needs. The sampled inputs are released on return, before the pools copy the items."""
+    s = sc.model
+    pol = s.policies
+    orders, inputs = generate_orders(sc, cal, tl, streams)
+    ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
+    matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
+    ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
+    unit = orders.unit
+    legacy = ~tl.client_new(unit, orders.time)
+    fate = _lock_fate(pol.lock, tl, unit, legacy, ready)
+    chase, due = _chase_tasks(sc, tl, orders, legacy, ready)
+    n_res, n_chase = len(orders), len(due)
+    urgency = np.full(n_res, NORMAL, np.int8)
+    urgency[orders.abnormal] = URGENT
+    urgency[orders.critical] = CRITICAL
+    inbox = np.where(legacy, np.int8(LEGACY), np.int8(NEW))
+    signer = np.take(signer_offset.astype(np.int32), unit)
+    signer += orders.signer
+    item_ready = np.concatenate([ready, due])
+    item_ready[:n_res][fate != FATE_OPEN] = np.inf  # reaches no inbox by itself
+    f32 = np.float32
+    items = Items(
+        unit=np.concatenate([unit, unit[chase]]),
+        inbox=np.concatenate([inbox, inbox[chase]]),
+        ready=item_ready,
+    )
+    attrs = ItemAttributes(
+        signer=np.concatenate([signer, signer[chase]]),
+        urgency=np.concatenate([urgency, np.full(n_chase, URGENT, np.int8)]),
+        handling=np.concatenate([inputs.review, inputs.chase[chase]]),
+        lookup=np.concatenate([inputs.lookup, np.zeros(n_chase, f32)]),
+        lookup_u=np.concatenate([inputs.lookup_u, np.ones(n_chase, f32)]),
+        is_chase=np.concatenate([np.zeros(n_res, bool), np.ones(n_chase, bool)]),
+    )
+    return orders, ready, legacy, fate, items, attrs
+
+
+def _lock_fate(policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray):
+    """Lock policy for results of legacy orders that arrive after the client locks."""
+    lock = tl.lock[unit]
+    after_lock = legacy & (ready >= lock) & (ready < tl.rb_start[unit])
+    fate = np.full(len(ready), FATE_OPEN, dtype=np.int8)
+    if policy.mode == "drain":
+        fate[after_lock & (ready >= lock + policy.drain_days * 1440.0)] = FATE_ORPHAN
+    elif policy.mode == "lost":
+        fate[after_lock] = FATE_ORPHAN
+    else:
+        fate[after_lock] = FATE_REROUTE
+    return fate
+
+
+def _chase_tasks(
+    sc: LoadedScenario, tl: Timeline, orders: Orders, legacy: np.ndarray, ready: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Watches: a result not back by its due time becomes a chase task in the client it was
+    ordered in, unless that is a legacy client already locked (ROS data is not migrated).
+
+    Returns which orders get a chase task, and the tasks' due times.
+    """
+    due_hours = np.array([c.due_hours for c in sc.model.test_categories])
+    due = orders.time + due_hours[orders.category] * 60
+    unit = orders.unit
+    chase = (ready > due) & ~(legacy & (due >= tl.lock[unit]) & (due < tl.rb_start[unit]))
+    return chase, due[chase]
 
 
 def _unit_state(sc: LoadedScenario, tl: Timeline):
@@ -190,14 +217,18 @@ def _unit_state(sc: LoadedScenario, tl: Timeline):
     train_from = go - st.training_weeks * 7 * 1440.0
     train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
     half_life = pol.lookup_half_life_days * 1440.0
+    last: dict[float, tuple] = {}  # pools whose sessions open at the same minute share it
 
     def state(t: float):
-        home = tl.home_new(units, t)
-        since = np.where(home, t - go, np.inf)
-        learn = 1.0 + (curve.initial_multiplier - 1.0) * np.exp(-since / tau)
-        look = np.where(home, pol.lookup_share_at_go_live * 0.5 ** (since / half_life), 0.0)
-        train = np.where((t >= train_from) & (t < go), train_factor, 1.0)
-        return home, learn, look, train
+        if t not in last:
+            home = tl.home_new(units, t)
+            since = np.where(home, t - go, np.inf)
+            learn = 1.0 + (curve.initial_multiplier - 1.0) * np.exp(-since / tau)
+            look = np.where(home, pol.lookup_share_at_go_live * 0.5 ** (since / half_life), 0.0)
+            train = np.where((t >= train_from) & (t < go), train_factor, 1.0)
+            last.clear()
+            last[t] = home, learn, look, train
+        return last[t]
 
     return state
 
@@ -212,9 +243,6 @@ def simulate(rep: Replication) -> Replication:
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
-    local_index = np.empty(len(it.ready), dtype=np.int64)
-    for pool in pool_of_kind.values():
-        local_index[pool.gid] = np.arange(len(pool.gid))
     reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
@@ -252,6 +280,9 @@ def simulate(rep: Replication) -> Replication:
             rep.orphan_time[results] = env.now
 
     def reroute_process():
+        local_index = np.empty(len(it.ready), dtype=np.int64)
+        for pool in pool_of_kind.values():
+            local_index[pool.gid] = np.arange(len(pool.gid))
         late = np.flatnonzero(rep.rerouted)
         late = late[np.argsort(rep.lab_ready[late], kind="stable")]
         arrivals = rep.lab_ready[late]
@@ -286,8 +317,6 @@ def simulate(rep: Replication) -> Replication:
     if pol.mode == "reroute":
         env.process(reroute_process())
     env.run(until=cal.horizon_minutes)
-    for pool in pool_of_kind.values():
-        pool.write_back(it)
     return rep
 
 

@@ -8,7 +8,6 @@ these tables.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,92 +33,59 @@ def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     """Per result: abnormal and late (signed, unsigned or orphaned past its threshold)."""
     s, o = rep.scenario.model, rep.orders
     kinds = [s.site_kinds[u.kind] for u in rep.timeline.units]
-    late_h = np.array([k.late_threshold_hours for k in kinds])[o.unit]
-    crit_h = np.array([k.critical_threshold_hours for k in kinds])[o.unit]
-    threshold = np.where(o.critical, crit_h, late_h) * 60.0
-    signed = rep.items.done[: rep.n_results]
-    end = rep.calendar.horizon_minutes
-    waited = np.where(np.isnan(signed), end, signed) - rep.lab_ready
-    orphan = ~np.isnan(rep.orphan_time)
-    late = o.abnormal & (orphan | (waited > threshold))
-    return late, rep.lab_ready + threshold
+    late_min = np.array([k.late_threshold_hours for k in kinds]) * 60.0
+    crit_min = np.array([k.critical_threshold_hours for k in kinds]) * 60.0
+    threshold = late_min[o.unit]
+    threshold[o.critical] = crit_min[o.unit[o.critical]]
+    abnormal = np.flatnonzero(o.abnormal)
+    signed = rep.items.done[abnormal]
+    waited = np.where(np.isnan(signed), rep.calendar.horizon_minutes, signed)
+    waited -= rep.lab_ready[abnormal]
+    late = np.zeros(len(o), dtype=bool)
+    late[abnormal] = ~np.isnan(rep.orphan_time[abnormal]) | (waited > threshold[abnormal])
+    return late, np.add(rep.lab_ready, threshold, out=threshold)
 
 
-def _flat_days(rep: Replication, times: np.ndarray) -> np.ndarray:
-    """Per result, ``unit * n_days + day`` of ``times``; -1 where nan or outside the horizon."""
+_SLICE = 1 << 20  # results at a time in _day_counts
+
+
+def _day_counts(rep: Replication, units: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(units, days) counts of results by their unit and the day of ``times``; times outside
+    the horizon (or nan) are not counted. Slice by slice, which keeps the memory peak low."""
     cal = rep.calendar
-    ok = np.isfinite(times) & (times >= 0) & (times < cal.horizon_minutes)
-    out = np.full(len(times), -1, dtype=np.int32)
-    out[ok] = rep.orders.unit[ok] * cal.n_days + cal.day_indices(times[ok])
-    return out
-
-
-def _day_counts(
-    rep: Replication, flat_day: np.ndarray, mask: np.ndarray | None = None
-) -> np.ndarray:
-    """(units, days) counts of results by the unit-day in ``flat_day`` (see _flat_days)."""
-    ok = flat_day >= 0 if mask is None else (flat_day >= 0) & mask
-    n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
-    return np.bincount(flat_day[ok], minlength=n_units * n_days).reshape(n_units, n_days)
+    n_units, n_days = len(rep.timeline.units), cal.n_days
+    counts = np.zeros(n_units * n_days, dtype=np.int64)
+    for a in range(0, len(times), _SLICE):
+        t, u = times[a : a + _SLICE], units[a : a + _SLICE]
+        ok = (t >= 0) & (t < cal.horizon_minutes)
+        counts += np.bincount(u[ok] * n_days + cal.day_indices(t[ok]), minlength=counts.size)
+    return counts.reshape(n_units, n_days)
 
 
 def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     """Staff minutes by activity (activities, units, days) and overtime (units, days)."""
     n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
-    size = n_units * n_days
-    minutes = np.zeros(len(ACTIVITIES) * size)
-    overtime = np.zeros(size)
-    for pool in rep.pools.values():
-        if pool.ledger:
-            lengths = np.array([len(u) for u, _, _, _ in pool.ledger])
-            units = np.concatenate([u for u, _, _, _ in pool.ledger])
-            day = np.repeat(np.array([d for _, d, _, _ in pool.ledger]), lengths)
-            act = np.repeat(np.array([a for _, _, a, _ in pool.ledger]), lengths)
-            val = np.concatenate([m for _, _, _, m in pool.ledger])
-            key = act * size + units * n_days + day
-            minutes += np.bincount(key, val, minlength=len(ACTIVITIES) * size)
-        if pool.item_log:
-            log = pool.item_log
-            units = np.concatenate([x[0] for x in log])
-            day = np.repeat(np.array([x[1] for x in log]), [len(x[0]) for x in log])
-            cell = units * n_days + day
-            handling = np.concatenate([x[2] for x in log])
-            chase = np.concatenate([x[5] for x in log])
-            parts = {
-                "signing": np.where(chase, 0.0, handling),
-                "chase": np.where(chase, handling, 0.0),
-                "lookup": np.concatenate([_or_zero(x[3], x[0]) for x in log]),
-                "dual_system": np.concatenate([_or_zero(x[4], x[0]) for x in log]),
-            }
-            for name, val in parts.items():
-                at = ACTIVITIES.index(name) * size
-                minutes[at : at + size] += np.bincount(cell, val, minlength=size)
-        if pool.overtime_log:
-            su = pool.cfg.signer_unit
-            day = np.repeat(np.array([d for d, _ in pool.overtime_log]), len(su))
-            val = np.concatenate([m for _, m in pool.overtime_log])
-            overtime += np.bincount(
-                np.tile(su, len(pool.overtime_log)) * n_days + day, val, minlength=size
-            )
-    return minutes.reshape(len(ACTIVITIES), n_units, n_days), overtime.reshape(n_units, n_days)
-
-
-def _or_zero(values: np.ndarray | None, like: np.ndarray) -> np.ndarray:
-    return np.zeros(len(like)) if values is None else values
+    minutes = np.zeros((len(ACTIVITIES), n_units, n_days))
+    overtime = np.zeros((n_units, n_days))
+    for pool in rep.pools.values():  # every unit belongs to one pool
+        minutes[:, pool.units] = pool.staff_minutes.transpose(1, 2, 0)
+        overtime[pool.units] = pool.overtime_minutes.T
+    return minutes, overtime
 
 
 def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.DataFrame:
-    """One row per unit and day."""
+    """One row per unit and day; ``late_at``: when each of the ``late`` results went late."""
     cal, tl, o = rep.calendar, rep.timeline, rep.orders
     n_units, n_days = len(tl.units), cal.n_days
-    signed = rep.items.done[: rep.n_results]
+    unit = o.unit
+    orphan = np.flatnonzero(~np.isnan(rep.orphan_time))
+    orphan_at = rep.orphan_time[orphan]
     # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
-    enters = ~(rep.orphan_time == rep.lab_ready)
-    ready_day, signed_day = _flat_days(rep, rep.lab_ready), _flat_days(rep, signed)
-    orphan_day = _flat_days(rep, rep.orphan_time)
-    arrived = _day_counts(rep, ready_day, enters)
-    signed_count = _day_counts(rep, signed_day)
-    left = signed_count + _day_counts(rep, orphan_day, enters)
+    enters = orphan_at != rep.lab_ready[orphan]
+    arrived = _day_counts(rep, unit, rep.lab_ready)
+    arrived -= _day_counts(rep, unit[orphan[~enters]], orphan_at[~enters])
+    signed_count = _day_counts(rep, unit, rep.items.done[: rep.n_results])
+    left = signed_count + _day_counts(rep, unit[orphan[enters]], orphan_at[enters])
     backlog = np.cumsum(arrived - left, axis=1)
     minutes, overtime = _ledger(rep)
     units = np.repeat(np.arange(n_units), n_days)
@@ -128,58 +94,79 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
     coexist = tl.home_new(units, mid) & ~tl.client_new(units, mid)
     frame = {
         "date": np.tile(np.array(cal.days, dtype="datetime64[D]"), n_units),
-        "unit": np.array([u.id for u in tl.units])[units],
-        "site": np.array([u.group for u in tl.units])[units],
-        "kind": np.array([u.kind for u in tl.units])[units],
-        "area": np.array([u.area for u in tl.units])[units],
+        "unit": _labels([u.id for u in tl.units], units),
+        "site": _labels([u.group for u in tl.units], units),
+        "kind": _labels([u.kind for u in tl.units], units),
+        "area": _labels([u.area for u in tl.units], units),
         "coexistence": coexist,
-        "demand": o.potential_per_day.ravel(),
-        "orders": o.placed_per_day.ravel(),
+        "demand": o.potential_per_day.flatten(),
+        "orders": o.placed_per_day.flatten(),
         "results": arrived.ravel(),
         "signed": signed_count.ravel(),
         "backlog": backlog.ravel(),
-        "late_abnormal": _day_counts(rep, _flat_days(rep, late_at), late).ravel(),
-        "orphans": _day_counts(rep, orphan_day).ravel(),
+        "late_abnormal": _day_counts(rep, unit[late], late_at).ravel(),
+        "orphans": _day_counts(rep, unit[orphan], orphan_at).ravel(),
     }
     for a, name in enumerate(ACTIVITIES):
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
     frame["overtime_hours"] = overtime.ravel() / 60.0
     frame["worked_hours"] = minutes.sum(axis=0).ravel() / 60.0
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)  # every column is a fresh array
+
+
+def _labels(values: list[str], index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values[index]`` as a column, converted to the frame's string type once per distinct
+    value rather than once per row."""
+    return pd.Series(np.array(values)).array.take(index)
 
 
 def lab_days(rep: Replication) -> pd.DataFrame:
     """Turnaround (order to result ready) percentiles per lab and order day."""
     cal, o, tl = rep.calendar, rep.orders, rep.timeline
-    order_lab = tl.unit_lab[o.unit]
-    rows = []
+    order_lab = tl.unit_lab.astype(np.min_scalar_type(len(tl.lab_ids)))[o.unit]
+    small = np.int16 if cal.n_days < 2**15 else np.int64
+    labs, dates, counts, p50, p90 = [], [], [], [], []
     for j, lab_id in enumerate(tl.lab_ids):  # lab by lab keeps the memory peak low
         idx = np.flatnonzero(order_lab == j)
-        day = cal.day_indices(np.clip(o.time[idx], 0, cal.horizon_minutes - 1))
-        small = np.int16 if cal.n_days < 2**15 else np.int64
-        order = np.argsort(day.astype(small), kind="stable")  # radix sort for 16-bit keys
-        day = day[order]
-        tat = ((rep.lab_ready[idx] - o.time[idx]) / 60.0)[order]
+        day = cal.day_indices(np.clip(o.time[idx], 0, cal.horizon_minutes - 1)).astype(small)
+        order = np.argsort(day, kind="stable")  # radix sort for 16-bit keys
+        day, idx = day[order], idx[order]
+        tat = rep.lab_ready[idx] - o.time[idx]
+        tat /= 60.0
         bounds = np.flatnonzero(np.concatenate(([True], day[1:] != day[:-1], [True])))
-        for a, b in itertools.pairwise(bounds):
-            p50, p90 = _quantiles(tat[a:b])
-            rows.append((lab_id, cal.days[int(day[a])], b - a, p50, p90))
+        q = _group_quantiles(tat, bounds)
+        labs += [lab_id] * (len(bounds) - 1)
+        dates += [cal.days[d] for d in day[bounds[:-1]]]
+        counts.append(np.diff(bounds))
+        p50.append(q[:, 0])
+        p90.append(q[:, 1])
     frame = pd.DataFrame(
-        rows, columns=["lab", "date", "orders", "turnaround_p50_h", "turnaround_p90_h"]
+        {
+            "lab": labs,
+            "date": dates,
+            "orders": np.concatenate(counts),
+            "turnaround_p50_h": np.concatenate(p50),
+            "turnaround_p90_h": np.concatenate(p90),
+        }
     )
     frame["date"] = pd.to_datetime(frame["date"])
     return frame
 
 
-def _quantiles(x: np.ndarray) -> tuple[float, float]:
-    """Median and 90th percentile (linear interpolation, as numpy's default)."""
-    n = len(x)
-    pos = np.array([0.5, 0.9]) * (n - 1)
+def _group_quantiles(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Median and 90th percentile of each group ``x[bounds[g]:bounds[g + 1]]``, shape (groups,
+    2), with linear interpolation as numpy's default: only the order statistics around each
+    quantile are selected (``np.partition``), group by group."""
+    n = np.diff(bounds)
+    pos = (n - 1)[:, None] * np.array([0.5, 0.9])
     lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    part = np.partition(x, np.unique(np.r_[lo, hi]))
-    vals = part[lo] + (part[hi] - part[lo]) * (pos - lo)
-    return float(vals[0]), float(vals[1])
+    hi = np.minimum(lo + 1, (n - 1)[:, None])
+    kth = np.concatenate([lo, hi], axis=1)
+    stats = np.empty(kth.shape)
+    for g, k in enumerate(kth):
+        stats[g] = np.partition(x[bounds[g] : bounds[g + 1]], k)[k]
+    x_lo, x_hi = stats[:, :2], stats[:, 2:]
+    return x_lo + (x_hi - x_lo) * (pos - lo)
 
 
 def locks(rep: Replication) -> pd.DataFrame:
@@ -216,7 +203,7 @@ def locks(rep: Replication) -> pd.DataFrame:
 
 
 def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys.astype(np.min_scalar_type(n)), kind="stable")  # radix if small
     bounds = np.searchsorted(keys[order], np.arange(n + 1))
     vals = values[order]
     return [vals[bounds[i] : bounds[i + 1]] for i in range(n)]
@@ -270,13 +257,19 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
 
 
 def tabulate(rep: Replication, with_results: bool = False) -> Tables:
-    """Every table of one replication."""
+    """Every table of one replication.
+
+    In the order that keeps the memory peak low: the per-result passes of the lab and lock
+    tables first, then the per-result flags, of which only the late results' times are kept.
+    """
+    labs, lock_rows = lab_days(rep), locks(rep)
     late, late_at = late_flags(rep)
+    late_at = late_at[late]
     days = site_days(rep, late, late_at)
     return Tables(
         site_days=days,
-        lab_days=lab_days(rep),
-        locks=locks(rep),
+        lab_days=labs,
+        locks=lock_rows,
         kpis=kpis(rep, days, late),
         results=results(rep, late) if with_results else None,
     )

@@ -69,7 +69,6 @@ def make_pool(
 def run(pool: SignerPool, it: Items, sessions=((0.0, 60.0),)) -> np.ndarray:
     for start, end in sessions:
         pool.session(start, end, day=0, week=0)
-    pool.write_back(it)
     return it.done
 
 
