@@ -204,10 +204,6 @@ class SignerPool:
         self.pending = self.pending[~hit]
         return taken
 
-    def outstanding(self) -> np.ndarray:
-        """Local ids of items neither done nor taken: pending, queued and injected."""
-        return np.concatenate([self.pending, np.arange(self._next, len(self.gid)), *self._late])
-
     # ------------------------------------------------------------------ quotas
     def add_daily(self, messages: np.ndarray, workload: np.ndarray) -> None:
         """Add a day's message minutes (per signer) and workload minutes (category, signer)."""

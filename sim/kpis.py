@@ -64,7 +64,3 @@ KPIS: dict[str, Kpi] = {
         ),
     ]
 }
-
-
-def known_kpis() -> list[str]:
-    return list(KPIS)

@@ -60,7 +60,6 @@ class Replication:
     n_results: int
     orphan_time: np.ndarray  # per order: when its result became unwatched (nan: never)
     rerouted: np.ndarray  # per order: went through the central queue
-    signer_offset: np.ndarray  # per unit: first signer's index in its pool
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
@@ -128,7 +127,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
-        fate == FATE_REROUTE, signer_offset, pools, streams, 0.0,
+        fate == FATE_REROUTE, pools, streams, 0.0,
     )  # fmt: skip
 
 

@@ -230,23 +230,6 @@ def _select(items: list, sel: str) -> int | None:
     return None
 
 
-def set_path(doc: Doc, path: PathT, value: Any, mark: Mark) -> Doc:
-    """Return ``doc`` with ``value`` deep-merged at ``path`` (creating maps on the way)."""
-    data = copy.deepcopy(doc.data)
-    cur = data
-    for key in path[:-1]:
-        if isinstance(cur, dict) and not isinstance(cur.get(key), dict | list):
-            cur[key] = {}
-        cur = cur[key]
-    base = Doc(data, doc.marks)
-    over = Doc(value, {(): mark})
-    if isinstance(value, dict):
-        over = Doc(value, {(): mark} | {(k,): mark for k in value})
-    merged = merge(base, over, path)
-    merged.marks[path] = mark
-    return merged
-
-
 def parse_scalar(text: str) -> Any:
     """Read a ``--set`` value the way YAML would (numbers, dates, booleans, lists)."""
     try:
