@@ -165,10 +165,22 @@ def test_faster_learning_lowers_the_backlog_at_the_legacy_lock():
 
 
 def test_late_flags_follow_the_threshold_definition():
-    rep = run_replication(load_scenario(TINY), 0)
-    late, late_at = late_flags(rep)
-    n = rep.n_results
+    sc = load_scenario(TINY)
+    rep = run_replication(sc, 0)
+    late, _ = late_flags(rep)
+    n, o = rep.n_results, rep.orders
     signed = rep.items.done[:n]
-    ok = rep.orders.abnormal & ~np.isnan(signed) & np.isnan(rep.orphan_time)
-    assert (late[ok] == (signed[ok] > late_at[ok])).all()
-    assert not late[~rep.orders.abnormal].any()
+    # Thresholds straight from the scenario: tiny's units are two health centres and a ward.
+    kinds = sc.model.site_kinds
+    hours = {0: kinds["health_centre"], 1: kinds["health_centre"], 2: kinds["hospital_unit"]}
+    limit = np.array(
+        [
+            (hours[u].critical_threshold_hours if c else hours[u].late_threshold_hours) * 60
+            for u, c in zip(o.unit, o.critical, strict=True)
+        ]
+    )
+    ok = o.abnormal & ~np.isnan(signed) & np.isnan(rep.orphan_time)
+    assert ok.sum() > 1000
+    assert (late[ok] == (signed[ok] - rep.lab_ready[ok] > limit[ok])).all()
+    assert late[ok].any() and not late[ok].all()
+    assert not late[~o.abnormal].any()
