@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.errors import Diagnostic
+from sim.errors import Diagnostic, format_path
 
 if TYPE_CHECKING:
     from sim.scenario import LoadedScenario
@@ -51,10 +51,7 @@ def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
     out: list[Diagnostic] = []
 
     def add(msg: str, path: tuple, severity: str = "error") -> None:
-        field = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(
-            ".[", "["
-        )
-        out.append(Diagnostic(msg, doc.mark(path), field, severity))
+        out.append(Diagnostic(msg, doc.mark(path), format_path(path), severity))
 
     start, end = s.horizon.start, s.horizon.end
     for i, site in enumerate(s.sites):

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.dates import DateCycleError, DateResolver, DateRule, parse_rule
-from sim.distributions import DISTRIBUTION_ADAPTER, DistributionSpec
+from sim.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
 from sim.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
 from sim.kpis import KPIS
 from sim.schema import INPUT_ROLES, Scenario
@@ -346,18 +346,12 @@ def load_library(folder: Path, mark: Mark | None) -> tuple[dict[str, Distributio
 def _library_diagnostics(exc: ValidationError, doc: Doc) -> list[Diagnostic]:
     out = []
     for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _FAMILY_TAGS)]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in FAMILIES)]
         path = _data_path(doc.data, loc)
         out.append(
             Diagnostic(err["msg"].removeprefix("Value error, "), doc.mark(path), format_path(path))
         )
     return out
-
-
-_FAMILY_TAGS = {
-    "fixed", "exponential", "lognormal", "gamma", "triangular", "pert", "uniform", "empirical",
-    "normal",
-}  # fmt: skip
 
 
 class _Refs:
