@@ -7,9 +7,12 @@ Exit codes (also in ``--help`` and the README): 0 ok, 1 internal error, 2 usage,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -173,40 +176,69 @@ def timeline(
         console.print("No transition integrations: every lab switches with all its units.")
 
 
-@app.command()
-def run(
-    scenario: ScenarioArg,
-    variants: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--variant",
-            "-v",
-            help="Variant(s) to run, repeatable or comma-separated; all share random numbers.",
-        ),
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Root seed (default: the scenario's).")] = None,
-    replication: Annotated[int, typer.Option(min=0, help="Replication index.")] = 0,
-    overrides: SetOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder that receives the run folder.")] = Path(
-        "results"
+ReplicationsOpt = Annotated[
+    int, typer.Option("--replications", "-n", min=1, help="Replications per variant.")
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(min=0, max=2**63 - 1, help="Root seed (default: fresh entropy, printed)."),
+]
+OutOpt = Annotated[Path, typer.Option(help="Folder that receives the run folder.")]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [default: cores].")
+]
+
+
+class ExecutorKind(StrEnum):
+    process = "process"
+    dask = "dask"
+
+
+ExecutorOpt = Annotated[
+    ExecutorKind, typer.Option("--executor", help="Where blocks run: local processes or Dask.")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler address, e.g. tcp://host:8786 [default: a LocalCluster]."),
+]
+DetailOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detail", help="Also keep unit-day and lab-day tables (about 10 MB per replication)."
     ),
-    per_result: Annotated[
-        bool, typer.Option("--per-result", help="Also write one row per result (small runs).")
-    ] = False,
-) -> None:
-    """Run one replication per variant, write its tables and print a short summary.
+]
+PerResultOpt = Annotated[
+    bool, typer.Option("--per-result", help="Also keep one row per result (small runs only).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+BlockOpt = Annotated[
+    int, typer.Option(min=0, help="Replications per block [default: from -n, at most 4].")
+]
 
-    The last line printed is the run folder.
-    """
-    import time
 
-    from sim.model import run_replication
-    from sim.outputs import tabulate
-    from sim.runfolder import write_run
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Map the package's errors to their message and documented exit code."""
+    from sim.experiment import ExperimentError
+    from sim.runfolder import RunFolderError
 
-    names = [v.strip() for item in (variants or [None]) for v in (item or "").split(",")]
-    names = [n or None for n in dict.fromkeys(names)]
-    loaded = [_load(scenario, name, overrides) for name in names]
+    try:
+        yield
+    except ScenarioError as exc:
+        _report(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except (ExperimentError, RunFolderError) as exc:
+        err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(int(exc.exit_code)) from None
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return list(
+        dict.fromkeys(v.strip() for item in values or [] for v in item.split(",") if v.strip())
+    )
+
+
+def _check_out(out: Path) -> None:
     try:  # fail before simulating, not after
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
@@ -214,30 +246,298 @@ def run(
     except OSError as exc:
         err.print(f"error: --out {out}: {exc}", markup=False)
         raise typer.Exit(int(ExitCode.USAGE)) from None
-    root_seed = loaded[0].model.seed if seed is None else seed
-    start = time.perf_counter()
-    runs = []
-    for sc in loaded:
-        t0 = time.perf_counter()
-        rep = run_replication(sc, replication, root_seed)
-        tables = tabulate(rep, with_results=per_result)
-        runs.append((sc, replication, tables))
-        elapsed = time.perf_counter() - t0
-        err.print(f"{sc.label}: {rep.n_results:,} orders in {elapsed:.1f} s", markup=False)
+
+
+def _progress_bar(quiet: bool):
+    """A rich progress bar on standard error, or None when quiet or not a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    if quiet or not err.is_terminal:
+        return None
+    return Progress(
+        TextColumn("blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool) -> None:
+    """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks."""
+    from sim.experiment import Interrupted, execute, executor_for
+
+    todo = len(plan.blocks()) - len(folder.done_blocks())
+    workers = min(workers or os.cpu_count() or 1, max(todo, 1))
+    err.print(
+        f"{folder.path.name}: {len(plan.variants)} variant(s) x {plan.replications} "
+        f"replication(s), seed {plan.root_seed}, {todo} block(s) on {workers} {executor.value} "
+        "worker(s)",
+        markup=False,
+    )
+    bar = _progress_bar(quiet)
+    task = bar.add_task("run", total=len(plan.blocks())) if bar else None
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(task, completed=done, total=total)
+
     try:
-        folder = write_run(out, runs, sys.argv, time.perf_counter() - start, root_seed)
-    except OSError as exc:
-        err.print(f"error: cannot write the run folder under {out}: {exc}", markup=False)
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
-    table = Table(title=f"{loaded[0].model.title} (seed {root_seed}, replication {replication})")
+        with (
+            bar or contextlib.nullcontext(),
+            executor_for(executor.value, workers, scheduler) as ex,
+        ):
+            execute(folder, plan, scenarios, ex, progress)
+    except Interrupted as stop:
+        err.print(
+            f"interrupted: {stop.done} of {stop.total} blocks are kept in {folder.path}\n"
+            f"finish with: cutover run --resume {folder.path}",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+
+
+def _summary(folder) -> None:
+    """KPI means (with 95% CI half-widths when there are several replications) per variant."""
+    from sim.compare import number, t_interval
+    from sim.results import frame
+
+    kpis = frame(folder.path, "kpis")
+    variants = folder.manifest["variants"]
+    n = folder.manifest["replications"]
+    title = f"{folder.manifest['title']} (seed {folder.manifest['root_seed']}, {n} replication"
+    table = Table(title=title + ("s, mean ± 95% CI)" if n > 1 else ")"))
     table.add_column("KPI")
     table.add_column("unit")
-    for sc, _, _ in runs:
-        table.add_column(sc.variant or "base", justify="right")
+    for v in variants:
+        table.add_column(v, justify="right")
     for name, kpi in KPIS.items():
-        table.add_row(name, kpi.unit, *[f"{t.kpis[name]:,.0f}" for _, _, t in runs])
+        cells = []
+        for v in variants:
+            e = t_interval(kpis.loc[kpis["variant"] == v, name].to_numpy())
+            half = "" if e.n < 2 else f" ± {number((e.high - e.low) / 2)}"
+            cells.append(f"{number(e.mean)}{half}")
+        table.add_row(name, kpi.unit, *cells)
     console.print(table)
-    console.print(str(folder))
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML file (not needed with --resume).")
+    ] = None,
+    variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "--variants",
+            "-v",
+            help="Variant(s) to run, repeatable or comma-separated; all share random numbers.",
+        ),
+    ] = None,
+    replications: ReplicationsOpt = 1,
+    seed: SeedOpt = None,
+    overrides: SetOpt = None,
+    out: OutOpt = Path("results"),
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = ExecutorKind.process,
+    scheduler: SchedulerOpt = None,
+    detail: DetailOpt = False,
+    per_result: PerResultOpt = False,
+    block_size: BlockOpt = 0,
+    quiet: QuietOpt = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
+    ] = None,
+) -> None:
+    """Run replications of one or more variants and write them to a new run folder.
+
+    Every variant runs the same replications with common random numbers. The last line
+    printed is the run folder; compare its variants with `cutover compare RUN`.
+    """
+    from sim.experiment import Plan, Variant, reopen_run, start_run
+
+    with _errors():
+        if resume is not None:
+            folder, plan, scenarios = reopen_run(resume, scenario)
+        else:
+            if scenario is None:
+                err.print("error: give a SCENARIO file (or --resume RUN)", markup=False)
+                raise typer.Exit(int(ExitCode.USAGE))
+            names = _split(variants)
+            plan = Plan(
+                str(scenario),
+                tuple(Variant(n, n) for n in names) or (Variant("base"),),
+                replications,
+                _seed(seed),
+                tuple(overrides or ()),
+                block_size,
+                detail or per_result,
+                per_result,
+            )
+            _check_out(out)
+            folder, scenarios = start_run(plan, out, sys.argv)
+        for sc in list(scenarios.values())[:1]:
+            for w in sc.warnings:
+                _print_diagnostic(w)
+        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
+        _summary(folder)
+    console.print(str(folder.path))
+
+
+def _seed(seed: int | None) -> int:
+    from sim.experiment import fresh_seed
+
+    if seed is not None:
+        return seed
+    seed = fresh_seed()
+    err.print(f"root seed {seed} (fresh entropy; pass --seed {seed} to repeat)", markup=False)
+    return seed
+
+
+@app.command()
+def sweep(
+    scenario: ScenarioArg,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="path=a,b,c: one variant per value (repeatable: every combination). "
+            "Default: the scenario's sweep: block.",
+        ),
+    ] = None,
+    replications: ReplicationsOpt = 1,
+    seed: SeedOpt = None,
+    overrides: SetOpt = None,
+    out: OutOpt = Path("results"),
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = ExecutorKind.process,
+    scheduler: SchedulerOpt = None,
+    detail: DetailOpt = False,
+    block_size: BlockOpt = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a grid of variants (staffing, dates, window lengths) as one experiment.
+
+    The last line printed is the run folder.
+    """
+    from sim.experiment import Plan, start_run
+
+    with _errors():
+        found = _grid_variants(grid) if grid else _declared_sweep(scenario)
+        plan = Plan(
+            str(scenario), found, replications, _seed(seed), tuple(overrides or ()), block_size,
+            detail,
+        )  # fmt: skip
+        _check_out(out)
+        folder, scenarios = start_run(plan, out, sys.argv)
+        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
+        _summary(folder)
+    console.print(str(folder.path))
+
+
+def _grid_variants(grid: list[str]):
+    """``path=a,b`` options as variants named ``field=a,...``, one per combination."""
+    import itertools
+
+    from sim.experiment import ExperimentError, Variant
+
+    axes = []
+    for item in grid:
+        path, sep, values = item.partition("=")
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not path.strip() or not vals:
+            raise ExperimentError(f"--grid {item!r}: expected path=value1,value2,...")
+        axes.append([(path.strip(), v) for v in vals])
+    out = []
+    for combo in itertools.product(*axes):
+        name = ",".join(f"{p.split('.')[-1]}={v}" for p, v in combo)
+        out.append(Variant(name, None, tuple(f"{p}={v}" for p, v in combo)))
+    return tuple(out)
+
+
+def _declared_sweep(scenario: Path):
+    from sim.experiment import ExperimentError, Variant
+
+    names = [n for n in variant_patches(load_doc(scenario).data) if n.startswith("sweep:")]
+    if not names:
+        raise ExperimentError(f"{scenario} has no sweep: block; give --grid path=a,b,c")
+    return tuple(Variant(n, n) for n in names)
+
+
+@app.command()
+def compare(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
+    baseline: Annotated[
+        str | None, typer.Option(help="Variant to compare against [default: the first].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per KPI: each variant's mean and threshold risk, and paired differences, with 95% CIs."""
+    from sim.compare import compare_run
+
+    with _errors():
+        result = compare_run(run_dir, baseline)
+    if as_json:
+        print(json.dumps(_no_nan(result.to_json()), indent=2, allow_nan=False))
+        return
+    _print_comparison(result)
+
+
+def _no_nan(x):
+    """JSON has no NaN: undefined intervals (one replication) become null."""
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return None if isinstance(x, float) and x != x else x
+
+
+def _print_comparison(result) -> None:
+    from sim.compare import number
+
+    def ci(e) -> str:
+        if e.n < 2 or e.low != e.low:
+            return number(e.mean)
+        return f"{number(e.mean)} [{number(e.low)}, {number(e.high)}]"
+
+    def pct(e) -> str:
+        return f"{e.mean:.0%} [{e.low:.0%}, {e.high:.0%}]"
+
+    table = Table(
+        title=f"{result.run}: {result.replications} replications, baseline {result.baseline} "
+        "(mean [95% CI])",
+        title_justify="left",
+    )
+    for head in ("KPI", "variant", "mean", "P(> threshold)", f"paired diff vs {result.baseline}"):
+        table.add_column(head, justify="left" if head in ("KPI", "variant") else "right")
+    for k in result.kpis:
+        diffs = {d.variant: d for d in k.differences}
+        for i, v in enumerate(k.variants):
+            d = diffs.get(v.variant)
+            table.add_row(
+                f"{k.kpi} (> {k.threshold:,.0f})" if i == 0 else "",
+                v.variant,
+                ci(v.estimate),
+                pct(v.p_exceed),
+                ci(d.paired) if d else "baseline",
+                end_section=i == len(k.variants) - 1,
+            )
+    console.print(table)
+    for k in result.kpis:
+        if k.sentence:
+            console.print(k.sentence, soft_wrap=True)
 
 
 @app.command()

@@ -17,7 +17,16 @@ class Kpi:
     unit: str
     definition: str
     threshold: float
+    label: str = ""  # plain words for sentences, e.g. "late abnormal results"
     higher_is_better: bool = False
+
+    def words(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+
+def thresholds(overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """Every KPI's threshold, with a scenario's ``kpi_thresholds`` applied."""
+    return {name: (overrides or {}).get(name, k.threshold) for name, k in KPIS.items()}
 
 
 KPIS: dict[str, Kpi] = {
@@ -29,6 +38,7 @@ KPIS: dict[str, Kpi] = {
             "abnormal or critical results signed after the site kind's late threshold, "
             "or still unsigned past it at the horizon",
             threshold=500,
+            label="late abnormal results",
         ),
         Kpi(
             "orphans",
@@ -36,31 +46,42 @@ KPIS: dict[str, Kpi] = {
             "results that arrived where nobody watches them (locked legacy inbox, lost "
             "reroute) and so were never signed",
             threshold=1,
+            label="orphaned results",
         ),
         Kpi(
             "late_abnormal_peak_site_week",
             "results",
             "largest number of late abnormal results at one site in one ISO week",
             threshold=10,
+            label="late abnormal results in the worst site-week",
         ),
         Kpi(
             "backlog_peak",
             "results",
             "largest end-of-day count of unsigned results over all sites together",
             threshold=5000,
+            label="unsigned results at the peak",
         ),
-        Kpi("overtime_hours", "staff hours", "overtime worked in signing sessions", 2000),
+        Kpi(
+            "overtime_hours",
+            "staff hours",
+            "overtime worked in signing sessions",
+            threshold=2000,
+            label="overtime hours",
+        ),
         Kpi(
             "dual_system_hours",
             "staff hours",
             "time spent switching between the legacy and the Millennium inbox",
             threshold=1000,
+            label="dual-system hours",
         ),
         Kpi(
             "extra_staff_hours",
             "staff hours",
             "dual-system, lookup, back-entry, migration, relabelling and chase hours",
             threshold=20000,
+            label="extra staff hours",
         ),
     ]
 }

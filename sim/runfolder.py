@@ -1,30 +1,56 @@
-"""A run folder: the resolved scenario, a manifest and tidy Parquet tables, written atomically.
+"""A run folder: the results store of one experiment.
 
-Everything is written into a hidden temporary folder beside the target and renamed into
-place at the end, so an interrupted or failed run leaves no half-written folder behind.
+Layout (``results/<utc-stamp>-<scenario>-<hash8>/``)::
+
+    manifest.json                      run id, argv, plan, seeds, hashes, versions, git, status
+    scenario-<variant>.yaml            each variant's resolved scenario
+    tables/<table>/variant=<v>/block-00012.parquet
+    blocks/block-00012.json            written last: the block is complete
+
+Every file is written to a hidden temporary name and renamed into place, so a killed run
+leaves whole files only; a block counts as done only when its marker exists, and anything of
+a block without one is rewritten on resume. The folder itself appears atomically, manifest and
+scenarios included, before the first block is run. Provenance (run id, seed, scenario hash,
+code version) is also stored in each Parquet file's metadata, so a file that travels alone
+still says where it came from.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from sim import __version__
-from sim.outputs import Tables
-from sim.scenario import LoadedScenario
+from sim.errors import ExitCode
 
-PACKAGES = ("simpy", "numpy", "scipy", "pandas", "pyarrow", "pydantic", "holidays")
+PACKAGES = (
+    "simpy", "numpy", "scipy", "pandas", "pyarrow", "duckdb", "pydantic", "holidays", "matplotlib",
+    "dask", "distributed",
+)  # fmt: skip
+MANIFEST = "manifest.json"
+FORMAT = 2  # bump when the layout changes
+
+
+class RunFolderError(Exception):
+    """A run folder that is missing or cannot be read (exit code 66, missing input)."""
+
+    exit_code = ExitCode.MISSING_INPUT
 
 
 def versions() -> dict[str, str]:
@@ -33,7 +59,7 @@ def versions() -> dict[str, str]:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[name] = "missing"
+            out[name] = "not installed"
     return out
 
 
@@ -56,55 +82,136 @@ def git_commit() -> dict[str, Any]:
     return {"commit": head, "dirty": bool(dirty)}
 
 
-def folder_name(sc: LoadedScenario, now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{sc.model.name}-{sc.digest()[:8]}"
+def environment() -> dict[str, Any]:
+    """Software and machine, for the manifest and the report's model-reporting section."""
+    return {
+        "versions": versions(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "cpus": os.cpu_count(),
+        **git_commit(),
+    }
 
 
-def write_run(
-    root: Path,
-    runs: list[tuple[LoadedScenario, int, Tables]],
-    argv: list[str],
-    elapsed: float,
-    root_seed: int,
-) -> Path:
-    """Write one folder holding every (variant, replication) of a run; returns its path."""
-    root.mkdir(parents=True, exist_ok=True)
-    first = runs[0][0]
-    target = root / folder_name(first)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
+def slug(name: str) -> str:
+    """A variant name as a safe folder name (the exact name is a column in every table)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` and rename the result to ``path``; nothing partial survives."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        for sc, rep, tables in runs:
-            tag = f"variant={sc.variant or 'base'}/replication={rep}"
-            part = tmp / "tables" / tag
-            part.mkdir(parents=True)
-            tables.site_days.to_parquet(part / "site_days.parquet", index=False)
-            tables.lab_days.to_parquet(part / "lab_days.parquet", index=False)
-            tables.locks.to_parquet(part / "locks.parquet", index=False)
-            if tables.results is not None:
-                tables.results.to_parquet(part / "results.parquet", index=False)
-            (part / "kpis.json").write_text(json.dumps(tables.kpis, indent=2) + "\n")
-            name = f"scenario-{sc.variant or 'base'}.yaml"
-            (tmp / name).write_text(yaml.safe_dump(sc.resolved_data(), sort_keys=False))
-        manifest = {
-            "run": target.name,
-            "argv": argv,
-            "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "scenario": first.model.name,
-            "scenario_file": str(first.path),
-            "variants": sorted({sc.variant or "base" for sc, _, _ in runs}),
-            "replications": sorted({rep for _, rep, _ in runs}),
-            "root_seed": root_seed,
-            "scenario_hash": {sc.variant or "base": sc.digest() for sc, _, _ in runs},
-            "elapsed_seconds": round(elapsed, 3),
-            "versions": versions(),
-            "platform": platform.platform(),
-            "executable": sys.executable,
-            **git_commit(),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, target)
+        write(Path(tmp))
+        os.replace(tmp, path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+
+
+def write_json(path: Path, data: Any) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+
+
+class RunFolder:
+    """One experiment's folder: create it, add blocks, read what is done."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]):
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def create(
+        cls, root: Path, name: str, manifest: dict[str, Any], scenarios: dict[str, dict]
+    ) -> RunFolder:
+        """Make the folder with its manifest and resolved scenarios, all at once."""
+        root.mkdir(parents=True, exist_ok=True)
+        target, n = root / name, 1
+        while target.exists():  # two runs of one scenario in the same second
+            n += 1
+            target = root / f"{name}-{n}"
+        name = target.name
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+        try:
+            for variant, data in scenarios.items():
+                (tmp / f"scenario-{slug(variant)}.yaml").write_text(
+                    yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+                )
+            manifest = {"format": FORMAT, "run": name, **manifest}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+            os.rename(tmp, target)  # fails, rather than merges, if the name was just taken
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(target, manifest)
+
+    @classmethod
+    def open(cls, path: Path) -> RunFolder:
+        """Read a run folder's manifest; :class:`RunFolderError` says what is wrong."""
+        path = Path(path)
+        file = path / MANIFEST
+        if not path.is_dir():
+            raise RunFolderError(f"{path}: not a run folder (no such directory)")
+        try:
+            manifest = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunFolderError(f"{file}: missing; {path} is not a run folder") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunFolderError(f"{file}: cannot read: {exc}") from None
+        except json.JSONDecodeError as exc:
+            raise RunFolderError(f"{file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise RunFolderError(
+                f"{file}: field 'format': expected {FORMAT}, found "
+                f"{manifest.get('format') if isinstance(manifest, dict) else manifest!r} "
+                "(written by another version of cutover)"
+            )
+        return cls(path, manifest)
+
+    # ------------------------------------------------------------------ blocks
+    def _marker(self, block: int) -> Path:
+        return self.path / "blocks" / f"block-{block:05d}.json"
+
+    def done_blocks(self) -> set[int]:
+        folder = self.path / "blocks"
+        if not folder.is_dir():
+            return set()
+        return {int(p.stem.split("-")[1]) for p in folder.glob("block-*.json")}
+
+    def clean_partial(self) -> None:
+        """Remove temporary files and the files of blocks that have no marker."""
+        done = self.done_blocks()
+        for p in self.path.rglob(".*.tmp"):
+            p.unlink(missing_ok=True)
+        for p in (self.path / "tables").rglob("block-*.parquet"):
+            if int(p.stem.split("-")[1]) not in done:
+                p.unlink()
+
+    def write_block(self, block: int, tables: dict[str, pd.DataFrame], info: dict) -> None:
+        """Write one block's tables (each split by variant), then its marker."""
+        provenance = {
+            k: self.manifest.get(k) for k in ("run", "root_seed", "scenario_hash", "commit")
+        }
+        provenance["block"] = block
+        meta = {b"cutover": json.dumps(provenance, default=str).encode()}
+        for name, frame in tables.items():
+            for variant, part in frame.groupby("variant", sort=True):
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+                path = self.path / "tables" / name / f"variant={slug(variant)}"
+                _atomic_write(path / f"block-{block:05d}.parquet", partial(pq.write_table, table))
+        write_json(self._marker(block), info)
+
+    def block_infos(self) -> Iterator[dict]:
+        for block in sorted(self.done_blocks()):
+            yield json.loads(self._marker(block).read_text())
+
+    def update_manifest(self, **fields: Any) -> None:
+        self.manifest.update(fields)
+        write_json(self.path / MANIFEST, self.manifest)
+
+    def tables(self) -> list[str]:
+        folder = self.path / "tables"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []

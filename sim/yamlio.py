@@ -175,8 +175,12 @@ def _has(container: Any, key: str | int) -> bool:
 
 
 def _container(data: Any, path: PathT) -> Any:
+    """The container at ``path``, creating missing mappings on the way (``--set a.b.c=1``
+    where ``a.b`` is not written in the file)."""
     cur = data
     for key in path:
+        if isinstance(cur, dict) and not isinstance(cur.get(key), dict | list):
+            cur[key] = {} if cur.get(key) is None else cur[key]
         cur = cur[key]
     return cur
 

@@ -1,0 +1,363 @@
+"""Monte Carlo experiments: every variant over the same replications, in blocks, on any executor.
+
+A replication's random streams are keyed by root seed, replication index and stream name,
+never by variant (:mod:`sim.streams`), so variant A and variant B of replication *r* face the
+same demand, turnaround and handling draws: common random numbers, which is what makes a
+paired comparison of variants sharp.
+
+The work is cut into blocks of replications; a block runs every variant of its replications
+and returns small tables (:mod:`sim.summary`). Blocks are the unit of scheduling and of
+recovery: the driver writes each finished block to the run folder atomically, whichever
+worker computed it, so no shared file system is needed, an interrupted run keeps every
+finished block, and ``resume`` runs the rest. The cut depends on the replication count only,
+never on the number of workers, so 1 worker, 2 workers and a Dask cluster write the same rows.
+
+Any :class:`concurrent.futures.Executor` runs the blocks: in this process, local processes, or
+a Dask cluster (``distributed.Client.get_executor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED as FIRST
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.errors import ExitCode
+from sim.kpis import thresholds
+from sim.model import run_replication
+from sim.outputs import tabulate
+from sim.runfolder import RunFolder, RunFolderError, environment
+from sim.scenario import LoadedScenario, load_scenario
+from sim.summary import summarise
+
+MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
+
+
+class ExperimentError(Exception):
+    """A request that cannot be run as asked (exit code 2, usage)."""
+
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named scenario variant: a declared one (``declared``) and/or ``--set``-style overrides."""
+
+    name: str
+    declared: str | None = None
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an experiment runs; saved in the manifest so that a run can be resumed."""
+
+    scenario_file: str
+    variants: tuple[Variant, ...]
+    replications: int
+    root_seed: int
+    overrides: tuple[str, ...] = ()
+    block_size: int = 0  # 0: chosen from the replication count
+    detail: bool = False  # keep unit-day and lab-day tables too
+    per_result: bool = False  # keep one row per result too (small runs only)
+
+    def __post_init__(self) -> None:
+        if self.replications < 1:
+            raise ExperimentError(f"replications must be at least 1, not {self.replications}")
+        if not self.variants:
+            raise ExperimentError("no variant to run")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ExperimentError(f"variant names repeat: {', '.join(names)}")
+        if self.block_size == 0:
+            size = min(MAX_BLOCK, max(1, math.ceil(self.replications / 50)))
+            object.__setattr__(self, "block_size", size)
+
+    def blocks(self) -> list[range]:
+        n, b = self.replications, self.block_size
+        return [range(i, min(i + b, n)) for i in range(0, n, b)]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Plan:
+        variants = tuple(
+            Variant(v["name"], v.get("declared"), tuple(v.get("overrides", ())))
+            for v in data["variants"]
+        )
+        return cls(**{**data, "variants": variants, "overrides": tuple(data.get("overrides", ()))})
+
+
+def fresh_seed() -> int:
+    """A root seed from the operating system's entropy (63 bits: fits every table format)."""
+    return secrets.randbits(63)
+
+
+def load_variants(plan: Plan) -> dict[str, LoadedScenario]:
+    """Every variant of the plan, loaded and checked (raises :class:`ScenarioError`)."""
+    out = {}
+    for v in plan.variants:
+        sc = load_scenario(plan.scenario_file, v.declared, (*plan.overrides, *v.overrides))
+        sc.variant = v.name
+        out[v.name] = sc
+    return out
+
+
+# ---------------------------------------------------------------------------------- blocks
+
+
+@dataclass
+class Block:
+    """One task: these replications, every variant. Carries the loaded scenarios themselves
+    (a few hundred kB pickled), so workers need no access to the scenario files."""
+
+    index: int
+    replications: range
+    scenarios: dict[str, LoadedScenario]
+    root_seed: int
+    detail: bool
+    per_result: bool
+
+
+@dataclass
+class BlockResult:
+    index: int
+    tables: dict[str, pd.DataFrame]
+    seconds: float
+    worker: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+
+
+def run_block(block: Block) -> BlockResult:
+    """Run every variant of the block's replications; return their summary tables."""
+    start = time.perf_counter()
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for r in block.replications:
+        for name, sc in block.scenarios.items():
+            rep = run_replication(sc, r, block.root_seed)
+            tables = tabulate(rep, with_results=block.per_result)
+            summary = summarise(tables, detail=block.detail)
+            if block.per_result:
+                summary["results"] = tables.results
+            del rep, tables
+            for table, frame in summary.items():
+                frame.insert(0, "replication", r)
+                frame.insert(0, "variant", name)
+                parts.setdefault(table, []).append(frame)
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    return BlockResult(block.index, tables, time.perf_counter() - start)
+
+
+class InlineExecutor(Executor):
+    """Runs each task when it is submitted, in this process: one worker, no pickling."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+@contextlib.contextmanager
+def executor_for(
+    kind: str = "process", workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor]:
+    """An executor by name: ``process`` (local processes; 1 worker runs inline) or ``dask``
+    (the cluster at ``scheduler``, or a local one with ``workers`` processes)."""
+    workers = workers or os.cpu_count() or 1
+    if kind == "process":
+        if workers == 1:
+            yield InlineExecutor()
+            return
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    if kind != "dask":
+        raise ExperimentError(f"unknown executor {kind!r}; choose process or dask")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExperimentError(
+            "--executor dask needs the optional extra: pip install 'cutover[dask]'"
+        ) from None
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            client = stack.enter_context(Client(scheduler, timeout="10s"))
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=40,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        yield client.get_executor(pure=False)
+
+
+# ---------------------------------------------------------------------------------- driver
+
+
+class Interrupted(Exception):
+    """The run stopped before all blocks finished; the finished ones are on disk."""
+
+    def __init__(self, folder: RunFolder, done: int, total: int):
+        super().__init__(f"interrupted after {done} of {total} blocks")
+        self.folder, self.done, self.total = folder, done, total
+
+
+Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
+
+
+def start_run(
+    plan: Plan, out: Path, argv: Sequence[str] = (), now: dt.datetime | None = None
+) -> tuple[RunFolder, dict[str, LoadedScenario]]:
+    """Load every variant (failing before anything is written), then create the run folder."""
+    scenarios = load_variants(plan)
+    first = next(iter(scenarios.values()))
+    now = now or dt.datetime.now(dt.UTC)
+    hashes = {name: sc.digest() for name, sc in scenarios.items()}
+    combined = first.digest() if len(hashes) == 1 else _combine(hashes)
+    name = f"{now:%Y%m%dT%H%M%SZ}-{first.model.name}-{combined[:8]}"
+    manifest = {
+        "argv": list(argv),
+        "created_utc": now.isoformat(timespec="seconds"),
+        "status": "running",
+        "scenario": first.model.name,
+        "title": first.model.title,
+        "scenario_file": str(Path(plan.scenario_file).resolve()),
+        "variants": [v.name for v in plan.variants],
+        "replications": plan.replications,
+        "root_seed": plan.root_seed,
+        "scenario_hash": hashes,
+        "kpi_thresholds": {n: thresholds(sc.model.kpi_thresholds) for n, sc in scenarios.items()},
+        "plan": plan.to_json(),
+        "blocks": len(plan.blocks()),
+        **environment(),
+    }
+    data = {n: sc.resolved_data() for n, sc in scenarios.items()}
+    return RunFolder.create(out, name, manifest, data), scenarios
+
+
+def _combine(hashes: dict[str, str]) -> str:
+    import hashlib
+
+    text = "\n".join(f"{k}={v}" for k, v in sorted(hashes.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reopen_run(run_dir: Path, scenario_file: Path | None = None) -> tuple[RunFolder, Plan, dict]:
+    """Open a run folder to finish it: its plan, and its variants reloaded and checked to be
+    the very scenarios it started with."""
+    folder = RunFolder.open(run_dir)
+    try:
+        plan = Plan.from_json(folder.manifest["plan"])
+    except (KeyError, TypeError, ValueError) as exc:
+        where = f"{run_dir}/manifest.json"
+        raise RunFolderError(f"{where}: field 'plan' is unreadable: {exc}") from None
+    same_file = Path(plan.scenario_file).resolve()
+    if scenario_file is not None and Path(scenario_file).resolve() != same_file:
+        raise ExperimentError(
+            f"{run_dir} is a run of {plan.scenario_file}, not of {scenario_file}; "
+            "resume it without a scenario argument or with the same file"
+        )
+    scenarios = load_variants(plan)
+    saved = folder.manifest.get("scenario_hash", {})
+    changed = [n for n, sc in scenarios.items() if saved.get(n) != sc.digest()]
+    if changed:
+        raise ExperimentError(
+            f"{plan.scenario_file} (or its distributions) changed since {run_dir.name} started: "
+            f"variant(s) {', '.join(changed)} no longer match the saved scenario hash; "
+            "start a new run instead"
+        )
+    return folder, plan, scenarios
+
+
+def execute(
+    folder: RunFolder,
+    plan: Plan,
+    scenarios: dict[str, LoadedScenario],
+    executor: Executor,
+    progress: Progress | None = None,
+) -> RunFolder:
+    """Run the blocks not yet on disk and write each as it finishes.
+
+    On Ctrl-C (or any error) pending blocks are cancelled, finished ones stay, the manifest
+    says ``interrupted`` and :class:`Interrupted` is raised (the error itself, for errors).
+    """
+    folder.clean_partial()
+    blocks = plan.blocks()
+    done = folder.done_blocks()
+    todo = [i for i in range(len(blocks)) if i not in done]
+    started = time.perf_counter()
+    previous = float(folder.manifest.get("elapsed_seconds") or 0.0)
+    if progress:
+        progress(len(done), len(blocks))
+    futures: set[Future] = set()
+    try:
+        for i in todo:
+            block = Block(i, blocks[i], scenarios, plan.root_seed, plan.detail, plan.per_result)
+            futures.add(executor.submit(run_block, block))
+        while futures:
+            finished, futures = wait(futures, return_when=FIRST)
+            for f in finished:
+                result: BlockResult = f.result()
+                info = {
+                    "block": result.index,
+                    "replications": [blocks[result.index].start, blocks[result.index].stop],
+                    "seconds": round(result.seconds, 3),
+                    "worker": result.worker,
+                }
+                folder.write_block(result.index, result.tables, info)
+                done.add(result.index)
+                if progress:
+                    progress(len(done), len(blocks))
+    except BaseException as exc:
+        for f in futures:
+            f.cancel()
+        folder.update_manifest(
+            status="interrupted", elapsed_seconds=previous + time.perf_counter() - started
+        )
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(folder, len(done), len(blocks)) from None
+        raise
+    compute = sum(info["seconds"] for info in folder.block_infos())
+    folder.update_manifest(
+        status="complete",
+        finished_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        elapsed_seconds=round(previous + time.perf_counter() - started, 3),
+        compute_seconds=round(compute, 3),
+    )
+    return folder
+
+
+def run_experiment(
+    plan: Plan,
+    out: Path = Path("results"),
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    argv: Sequence[str] = (),
+) -> RunFolder:
+    """Create a run folder for ``plan`` and run it (inline when no executor is given)."""
+    folder, scenarios = start_run(plan, out, argv)
+    return execute(folder, plan, scenarios, executor or InlineExecutor(), progress)
