@@ -93,7 +93,8 @@ def test_interrupted_then_resumed_equals_straight(straight, tmp_path):
 def test_killed_run_leaves_whole_files_and_resume_completes_it(straight, tmp_path):
     """SIGKILL the CLI mid-run: every file present is whole; --resume gives the same rows."""
     cmd = [sys.executable, "-m", "sim", "run", TINY, "-v", "window-2w,window-4w", "-n", "4",
-           "--block-size", "1", "--seed", "4242", "--workers", "1", "-q", "--out", str(tmp_path)]  # fmt: skip
+           "--block-size", "1", "--seed", "4242", "--workers", "1", "-q",
+           "--out", str(tmp_path)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     markers: list[Path] = []
