@@ -210,6 +210,9 @@ DetailOpt = Annotated[
 PerResultOpt = Annotated[
     bool, typer.Option("--per-result", help="Also keep one row per result (small runs only).")
 ]
+ReportOpt = Annotated[
+    bool, typer.Option("--report", help="Write report.html into the run folder at the end.")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 BlockOpt = Annotated[
     int, typer.Option(min=0, help="Replications per block [default: from -n, at most 4].")
@@ -359,6 +362,7 @@ def run(
         Path | None,
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
     ] = None,
+    report: ReportOpt = False,
 ) -> None:
     """Run replications of one or more variants and write them to a new run folder.
 
@@ -392,7 +396,17 @@ def run(
                 _print_diagnostic(w)
         _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
         _summary(folder)
+        if report:
+            _write_report(folder.path)
     console.print(str(folder.path))
+
+
+def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
+    from sim.report import write_report
+
+    path = write_report(run_dir, baseline)
+    err.print(f"report: {path}", markup=False)
+    return path
 
 
 def _seed(seed: int | None) -> int:
@@ -427,6 +441,7 @@ def sweep(
     detail: DetailOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    report: ReportOpt = False,
 ) -> None:
     """Run a grid of variants (staffing, dates, window lengths) as one experiment.
 
@@ -444,6 +459,8 @@ def sweep(
         folder, scenarios = start_run(plan, out, sys.argv)
         _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
         _summary(folder)
+        if report:
+            _write_report(folder.path)
     console.print(str(folder.path))
 
 
@@ -538,6 +555,22 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.sentence:
             console.print(k.sentence, soft_wrap=True)
+
+
+@app.command(name="report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
+    baseline: Annotated[
+        str | None, typer.Option(help="Variant to compare against [default: the first].")
+    ] = None,
+) -> None:
+    """Write report.html (one self-contained file) and chart PNGs into a run folder.
+
+    The last line printed is the report's path.
+    """
+    with _errors():
+        path = _write_report(run_dir, baseline)
+    console.print(str(path))
 
 
 @app.command()

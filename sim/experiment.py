@@ -250,6 +250,7 @@ def start_run(
         "replications": plan.replications,
         "root_seed": plan.root_seed,
         "scenario_hash": hashes,
+        "variant_descriptions": _descriptions(plan),
         "kpi_thresholds": {n: thresholds(sc.model.kpi_thresholds) for n, sc in scenarios.items()},
         "plan": plan.to_json(),
         "blocks": len(plan.blocks()),
@@ -257,6 +258,19 @@ def start_run(
     }
     data = {n: sc.resolved_data() for n, sc in scenarios.items()}
     return RunFolder.create(out, name, manifest, data), scenarios
+
+
+def _descriptions(plan: Plan) -> dict[str, str]:
+    """Each variant's ``description`` from the scenario file, or its overrides."""
+    from sim.scenario import load_doc, variant_patches
+
+    patches = variant_patches(load_doc(Path(plan.scenario_file)).data)
+    out = {}
+    for v in plan.variants:
+        patch = patches.get(v.declared or "", {})
+        text = patch.get("description") if isinstance(patch, dict) else None
+        out[v.name] = str(text) if text else ", ".join(v.overrides) or "the scenario as written"
+    return out
 
 
 def _combine(hashes: dict[str, str]) -> str:
