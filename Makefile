@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DEMO_REPLICATIONS ?= 8
 
 .PHONY: demo test lint bench clean
 
@@ -17,7 +18,8 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/cutover validate scenarios/*.yaml
 	$(VENV)/bin/cutover timeline scenarios/fvm-2020.yaml --variant window-4w
-	$(VENV)/bin/cutover run scenarios/fvm-2020.yaml --variant window-2w,window-4w
+	$(VENV)/bin/cutover run scenarios/fvm-2020.yaml --variants window-2w,window-4w \
+		-n $(DEMO_REPLICATIONS) --seed 20201104 --report
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
