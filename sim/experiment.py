@@ -100,6 +100,16 @@ class Plan:
         return cls(**{**data, "variants": variants, "overrides": tuple(data.get("overrides", ()))})
 
 
+def plan_for(
+    scenarios: dict[str, LoadedScenario], replications: int, root_seed: int | None = None, **kw
+) -> Plan:
+    """A plan for scenarios made in Python (pass them to :func:`run_experiment` too)."""
+    first = next(iter(scenarios.values()))
+    variants = tuple(Variant(name) for name in scenarios)
+    seed = fresh_seed() if root_seed is None else root_seed
+    return Plan(str(first.path), variants, replications, seed, **kw)
+
+
 def fresh_seed() -> int:
     """A root seed from the operating system's entropy (63 bits: fits every table format)."""
     return secrets.randbits(63)
@@ -230,10 +240,21 @@ Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
 
 
 def start_run(
-    plan: Plan, out: Path, argv: Sequence[str] = (), now: dt.datetime | None = None
+    plan: Plan,
+    out: Path,
+    argv: Sequence[str] = (),
+    now: dt.datetime | None = None,
+    scenarios: dict[str, LoadedScenario] | None = None,
 ) -> tuple[RunFolder, dict[str, LoadedScenario]]:
-    """Load every variant (failing before anything is written), then create the run folder."""
-    scenarios = load_variants(plan)
+    """Load every variant (failing before anything is written), then create the run folder.
+
+    ``scenarios`` (name -> loaded scenario, as made in Python with
+    :func:`sim.scenario.with_changes`) replaces loading the plan's variants from the file.
+    """
+    if scenarios is not None and list(scenarios) != [v.name for v in plan.variants]:
+        raise ExperimentError("the scenarios given must be the plan's variants, in order")
+    in_python = scenarios is not None
+    scenarios = scenarios or load_variants(plan)
     first = next(iter(scenarios.values()))
     now = now or dt.datetime.now(dt.UTC)
     hashes = {name: sc.digest() for name, sc in scenarios.items()}
@@ -250,7 +271,9 @@ def start_run(
         "replications": plan.replications,
         "root_seed": plan.root_seed,
         "scenario_hash": hashes,
-        "variant_descriptions": _descriptions(plan),
+        "variant_descriptions": (
+            dict.fromkeys(scenarios, "made in Python") if in_python else _descriptions(plan)
+        ),
         "kpi_thresholds": {n: thresholds(sc.model.kpi_thresholds) for n, sc in scenarios.items()},
         "plan": plan.to_json(),
         "blocks": len(plan.blocks()),
@@ -280,9 +303,13 @@ def _combine(hashes: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reopen_run(run_dir: Path, scenario_file: Path | None = None) -> tuple[RunFolder, Plan, dict]:
-    """Open a run folder to finish it: its plan, and its variants reloaded and checked to be
-    the very scenarios it started with."""
+def reopen_run(
+    run_dir: Path,
+    scenario_file: Path | None = None,
+    scenarios: dict[str, LoadedScenario] | None = None,
+) -> tuple[RunFolder, Plan, dict]:
+    """Open a run folder to finish it: its plan, and its variants (reloaded from the file,
+    or those given) checked to be the very scenarios it started with."""
     folder = RunFolder.open(run_dir)
     try:
         plan = Plan.from_json(folder.manifest["plan"])
@@ -295,14 +322,15 @@ def reopen_run(run_dir: Path, scenario_file: Path | None = None) -> tuple[RunFol
             f"{run_dir} is a run of {plan.scenario_file}, not of {scenario_file}; "
             "resume it without a scenario argument or with the same file"
         )
-    scenarios = load_variants(plan)
+    scenarios = scenarios or load_variants(plan)
     saved = folder.manifest.get("scenario_hash", {})
     changed = [n for n, sc in scenarios.items() if saved.get(n) != sc.digest()]
     if changed:
         raise ExperimentError(
-            f"{plan.scenario_file} (or its distributions) changed since {run_dir.name} started: "
-            f"variant(s) {', '.join(changed)} no longer match the saved scenario hash; "
-            "start a new run instead"
+            f"{plan.scenario_file} (or its distributions) changed since {Path(run_dir).name} "
+            f"started: variant(s) {', '.join(changed)} no longer match the saved scenario "
+            "hash (a run of scenarios changed in Python resumes only with the same scenarios "
+            "passed again); start a new run instead"
         )
     return folder, plan, scenarios
 
@@ -371,7 +399,9 @@ def run_experiment(
     executor: Executor | None = None,
     progress: Progress | None = None,
     argv: Sequence[str] = (),
+    scenarios: dict[str, LoadedScenario] | None = None,
 ) -> RunFolder:
-    """Create a run folder for ``plan`` and run it (inline when no executor is given)."""
-    folder, scenarios = start_run(plan, out, argv)
+    """Create a run folder for ``plan`` and run it (inline when no executor is given);
+    ``scenarios``: the variants as loaded scenarios, when they were made in Python."""
+    folder, scenarios = start_run(plan, out, argv, scenarios=scenarios)
     return execute(folder, plan, scenarios, executor or InlineExecutor(), progress)

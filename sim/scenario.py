@@ -506,21 +506,35 @@ def load_scenario(
     path: str | Path, variant: str | None = None, overrides: Sequence[str] = ()
 ) -> LoadedScenario:
     """Load, patch, validate and check a scenario; raise :class:`ScenarioError` on any error."""
-    from sim.checks import check_schedule
-
     path = Path(path)
     doc = load_doc(path)
     doc = apply_variant(doc, variant)
     doc = apply_overrides(doc, overrides)
+    return _finish(doc, path, variant)
+
+
+def _finish(
+    doc: Doc,
+    path: Path,
+    variant: str | None,
+    library: dict[str, DistributionSpec] | None = None,
+) -> LoadedScenario:
+    """Validate a patched document, load its distributions (unless given), resolve dates
+    and check the schedule: the stages every way of making a scenario shares."""
+    from sim.checks import check_schedule
+
     try:
         model = Scenario.model_validate(doc.data)
     except ValidationError as exc:
         errors = pydantic_diagnostics(exc, doc, Scenario)
         errors.extend(_variant_key_errors(doc))
         raise ScenarioError(errors) from None
-    lib_mark = doc.marks.get(("distribution_library",))
-    lib_base = Path(lib_mark.file).parent if lib_mark and lib_mark.file != "--set" else path.parent
-    library, errors = load_library(lib_base / model.distribution_library, lib_mark)
+    errors = []
+    if library is None:
+        lib_mark = doc.marks.get(("distribution_library",))
+        from_set = lib_mark and lib_mark.file != "--set"
+        lib_base = Path(lib_mark.file).parent if from_set else path.parent
+        library, errors = load_library(lib_base / model.distribution_library, lib_mark)
     errors += check_references(model, doc, library) if not errors else []
     errors += _variant_key_errors(doc)
     if errors:
@@ -535,6 +549,28 @@ def load_scenario(
         raise ScenarioError(errors)
     loaded.warnings = [d for d in findings if d.severity != "error"]
     return loaded
+
+
+def with_changes(sc: LoadedScenario, changes: dict[str, Any] | Sequence[str]) -> LoadedScenario:
+    """A copy of a loaded scenario with fields changed by dotted path, checked like ``--set``.
+
+    ``changes`` maps paths to values (``{"sites[ks].go_live": "2023-04-04"}``) or is a list
+    of ``path=value`` strings. Dates that depend on a changed field follow, and any error
+    raises :class:`ScenarioError` naming the path.
+    """
+    items = changes if not isinstance(changes, dict) else [
+        f"{k}={v.isoformat() if isinstance(v, dt.date) else v}" for k, v in changes.items()
+    ]  # fmt: skip
+    doc = apply_overrides(sc.doc, items)
+    return _finish(doc, sc.path, sc.variant, sc.library)
+
+
+def from_model(model: Scenario, like: LoadedScenario) -> LoadedScenario:
+    """A loaded scenario from a changed pydantic model (e.g. ``model.model_copy(update=...)``,
+    which pydantic does not validate): validated, dated and checked again, with the
+    distributions of ``like``."""
+    data = model.model_dump(mode="json", exclude_none=True, exclude={"extends"})
+    return _finish(Doc(data, {}), like.path, like.variant, like.library)
 
 
 def _variant_key_errors(doc: Doc) -> list[Diagnostic]:
