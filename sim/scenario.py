@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim import extensions as ext
 from sim.dates import DateCycleError, DateResolver, DateRule, parse_rule
 from sim.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
 from sim.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
@@ -441,7 +442,57 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
         r.check(kind_id, s.site_kinds, "site kind", ("staffing", "extra_signers", kind_id))
     for name in s.kpi_thresholds:
         r.check(name, KPIS, "KPI", ("kpi_thresholds", name))
+    return r.errors + _check_extensions(s, doc)
+
+
+def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
+    """Extension names must be registered, and their parameters valid for them."""
+    ext.load_plugins()
+    r = _Refs(doc)
+    for i, ref in enumerate(s.workload_streams):
+        path = ("workload_streams", i)
+        stream = ext.WORKLOAD_STREAMS.get(ref.stream)
+        if stream is None:
+            r.check(ref.stream, ext.WORKLOAD_STREAMS, "workload stream", (*path, "stream"))
+            continue
+        params = _extension_params(stream.params, ref.params, doc, (*path, "params"), r)
+        if params is not None and stream.check:
+            for sub, message in stream.check(params, s):
+                where = (*path, "params", *sub)
+                r.errors.append(Diagnostic(message, doc.mark(where), format_path(where)))
+    mode = s.policies.lock.mode
+    path = ("policies", "lock")
+    if mode not in ext.BUILTIN_LOCK_MODES:
+        policy = ext.LOCK_POLICIES.get(mode)
+        if policy is None:
+            r.check(mode, ext.lock_modes(), "lock policy", (*path, "mode"))
+        else:
+            _extension_params(policy.params, s.policies.lock.params, doc, (*path, "params"), r)
+    elif s.policies.lock.params:
+        where = (*path, "params")
+        r.errors.append(
+            Diagnostic(
+                f"the built-in lock policy {mode!r} takes no params (its fields sit beside mode)",
+                doc.mark(where),
+                format_path(where),
+            )
+        )
     return r.errors
+
+
+def _extension_params(
+    model: type[BaseModel], data: dict[str, Any], doc: Doc, at: PathT, r: _Refs
+) -> BaseModel | None:
+    """Validate an extension's parameters, locating errors in the scenario file."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        marks = {p[len(at) :]: m for p, m in doc.marks.items() if p[: len(at)] == at}
+        sub = Doc(data, marks)
+        for d in pydantic_diagnostics(exc, sub, model):
+            where = f"{format_path(at)}.{d.field}" if d.field else format_path(at)
+            r.errors.append(Diagnostic(d.message, d.mark or doc.mark(at), where))
+        return None
 
 
 def _check_rule_refs(r: _Refs, value: Any, path: PathT, labs, sites, owner: str) -> None:
@@ -529,6 +580,7 @@ def _finish(
         errors = pydantic_diagnostics(exc, doc, Scenario)
         errors.extend(_variant_key_errors(doc))
         raise ScenarioError(errors) from None
+    _add_registered_site_kinds(model)
     errors = []
     if library is None:
         lib_mark = doc.marks.get(("distribution_library",))
@@ -549,6 +601,17 @@ def _finish(
         raise ScenarioError(errors)
     loaded.warnings = [d for d in findings if d.severity != "error"]
     return loaded
+
+
+def _add_registered_site_kinds(model: Scenario) -> None:
+    """Site kinds used by sites but defined only in :mod:`sim.extensions` join the scenario
+    (so they are part of its resolved form and hash)."""
+    from sim.schema import SiteKind
+
+    ext.load_plugins()
+    for site in model.sites:
+        if site.kind not in model.site_kinds and site.kind in ext.SITE_KINDS:
+            model.site_kinds[site.kind] = SiteKind.model_validate(ext.SITE_KINDS[site.kind])
 
 
 def with_changes(sc: LoadedScenario, changes: dict[str, Any] | Sequence[str]) -> LoadedScenario:

@@ -198,7 +198,13 @@ class Event(Strict):
 class LockPolicy(Strict):
     """What happens to results of legacy orders still outstanding when the client locks."""
 
-    mode: Literal["drain", "reroute", "lost"] = "drain"
+    mode: str = Field(
+        "drain",
+        description="drain, reroute, lost, or a lock policy registered in sim.extensions",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="parameters of a registered (extension) policy"
+    )
     drain_days: NonNeg = Field(28.0, description="legacy inbox stays readable this long")
     reroute_capacity_per_day: NonNeg = Field(200.0, description="central queue, results/day")
     reroute_minutes_per_result: Positive = 5.0
@@ -303,6 +309,13 @@ INPUT_ROLES: dict[str, str] = {
 }
 
 
+class WorkloadStreamRef(Strict):
+    """A workload stream registered in :mod:`sim.extensions`, with its parameters."""
+
+    stream: str = Field(description="registered name, e.g. medication_reconciliation")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class Scenario(Strict):
     """A whole cutover: organisation, schedule, staffing, policies, inputs and variants."""
 
@@ -327,6 +340,9 @@ class Scenario(Strict):
     migration: Migration = Field(default_factory=Migration)
     inputs: dict[str, DistRef] = Field(description="input role -> distribution name")
     kpi_thresholds: dict[str, float] = Field(default_factory=dict)
+    workload_streams: list[WorkloadStreamRef] = Field(
+        default_factory=list, description="extension workload streams (sim.extensions)"
+    )
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: Sweep | None = None
 

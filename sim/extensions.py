@@ -1,0 +1,146 @@
+"""Extension points: new workload streams, lock policies and site kinds, picked up by name.
+
+An analyst adds a mechanism without editing the engine: register it here (from a module, a
+notebook cell, or a plugin package), then name it in a scenario file. Its parameters are a
+pydantic model, so a scenario that misspells one gets the same ``file:line:col field`` error
+as any built-in field, and a scenario that names an unregistered extension gets an error
+listing the registered names.
+
+* **Workload streams** take staff time from the same signing sessions as migration or
+  relabelling: a function returns minutes per unit and day. Scenario::
+
+      workload_streams:
+        - stream: medication_reconciliation
+          params: {minutes_per_patient: 8}
+
+* **Lock policies** decide what becomes of results of legacy orders that arrive after the
+  legacy client locked: kept in the legacy inbox (``OPEN``), sent to the central reroute
+  queue (``REROUTE``) or unwatched (``ORPHAN``). Scenario:
+  ``policies: {lock: {mode: <name>, params: {...}}}``.
+* **Site kinds** registered here can be used by ``sites[].kind`` without being written in the
+  scenario's ``site_kinds:``.
+
+Registration is per process: an executor's worker processes import the module that registers
+(``sim.ext.*`` for the shipped examples), so register from an importable module when running
+experiments on several processes; :data:`PLUGIN_MODULES` lists modules that are imported
+before a scenario is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+OPEN, ORPHAN, REROUTE = 0, 1, 2  # fates of a late legacy result (see sim.model)
+BUILTIN_LOCK_MODES = ("drain", "reroute", "lost")
+
+
+class Params(BaseModel):
+    """Base for extension parameters: unknown keys are errors, as in scenario files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class WorkloadContext:
+    """What a workload stream may read: the scenario, its calendar and its units."""
+
+    scenario: Any  # sim.scenario.LoadedScenario
+    calendar: Any  # sim.calendar.Calendar
+    timeline: Any  # sim.systems.Timeline: units, go_live, ros_switch, lock (minutes)
+
+    def go_live_days(self) -> np.ndarray:
+        """Each unit's go-live as a horizon day index (-1: not within the horizon)."""
+        tl, cal = self.timeline, self.calendar
+        inside = np.isfinite(tl.go_live) & (tl.go_live < cal.horizon_minutes)
+        days = np.full(len(tl.units), -1)
+        days[inside] = cal.day_indices(np.maximum(tl.go_live[inside], 0))
+        return days
+
+
+@dataclass(frozen=True)
+class LockContext:
+    """Per late legacy result: its unit, when it is ready, and when its client locked."""
+
+    unit: np.ndarray
+    ready: np.ndarray  # minutes
+    lock: np.ndarray  # minutes, the unit's lock
+    timeline: Any
+
+
+Problems = list[tuple[tuple, str]]  # (path within params, message)
+
+
+@dataclass(frozen=True)
+class WorkloadStream:
+    name: str
+    params: type[Params]
+    minutes: Callable[[Any, WorkloadContext], np.ndarray]  # -> (units, days) minutes
+    description: str
+    check: Callable[[Any, Any], Problems] | None = None  # (params, Scenario) -> problems
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    name: str
+    params: type[Params]
+    fate: Callable[[Any, LockContext], np.ndarray]  # -> int8 OPEN / ORPHAN / REROUTE
+    description: str
+
+
+WORKLOAD_STREAMS: dict[str, WorkloadStream] = {}
+LOCK_POLICIES: dict[str, LockPolicy] = {}
+SITE_KINDS: dict[str, dict[str, Any]] = {}
+PLUGIN_MODULES: list[str] = ["sim.ext.medication_reconciliation", "sim.ext.lock_policies"]
+
+
+def workload_stream(
+    name: str,
+    params: type[Params],
+    description: str = "",
+    check: Callable[[Any, Any], Problems] | None = None,
+):
+    """Decorator: register ``fn(params, ctx) -> minutes[units, days]`` as a workload stream;
+    ``check(params, scenario)`` may report problems that need the whole scenario."""
+
+    def register(fn):
+        text = description or (fn.__doc__ or "").strip()
+        WORKLOAD_STREAMS[name] = WorkloadStream(name, params, fn, text, check)
+        return fn
+
+    return register
+
+
+def lock_policy(name: str, params: type[Params], description: str = ""):
+    """Decorator: register ``fn(params, ctx) -> fates`` as a lock policy."""
+    if name in BUILTIN_LOCK_MODES:
+        raise ValueError(f"{name!r} is a built-in lock policy")
+
+    def register(fn):
+        LOCK_POLICIES[name] = LockPolicy(name, params, fn, description or (fn.__doc__ or ""))
+        return fn
+
+    return register
+
+
+def register_site_kind(name: str, definition: dict[str, Any]) -> None:
+    """Register a site kind (the fields of ``site_kinds.<name>`` in a scenario)."""
+    from sim.schema import SiteKind
+
+    SiteKind.model_validate(definition)  # fail here, not in every scenario that uses it
+    SITE_KINDS[name] = dict(definition)
+
+
+def load_plugins() -> None:
+    """Import the modules of :data:`PLUGIN_MODULES` (idempotent)."""
+    for module in PLUGIN_MODULES:
+        importlib.import_module(module)
+
+
+def lock_modes() -> list[str]:
+    return [*BUILTIN_LOCK_MODES, *LOCK_POLICIES]
