@@ -358,7 +358,7 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
                 label=v,
                 gid=f"exceedance:{name}:{v}",
             )
-            shares.append(f"{v} {(x > limits[v]).mean():.0%}")
+            shares.append(f"{v}\u00a0{(x > limits[v]).mean():.0%}")  # kept on one line
         for t in sorted(set(limits.values())):
             ax.axvline(t, color="#222222", lw=1.2, ls="--", gid=f"threshold:{name}")
             right = t > (lo + hi) / 2  # the label goes on the side with room
@@ -377,7 +377,9 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
         ax.set_ylim(-0.02, 1.08)
         ax.set_title(
             f"{kpi.words().capitalize()}\n"
-            + textwrap.fill("above the threshold in " + ", ".join(shares), 40),
+            + textwrap.fill(
+                "above the threshold in " + ", ".join(shares), 40, break_on_hyphens=False
+            ),
             fontsize=9.5,
         )
         ax.set_xlabel(f"{kpi.unit} per run")
