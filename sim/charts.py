@@ -437,6 +437,7 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
             vmin=0,
             vmax=1,
             gid=f"heatmap:{v}",
+            rasterized=True,  # thousands of cells: one image, not one vector path per cell
         )
         dates = timeline_frame(run.scenarios[v]).set_index("site")["ehr_go_live"]
         rows = [i for i, s in enumerate(sites) if s in dates.index]
@@ -835,10 +836,11 @@ def save_all(
 
 
 def to_svg(fig: Figure) -> str:
-    """The figure as inline SVG for an HTML page: text as paths, images embedded, and no XML
-    prologue or DOCTYPE (an ``<svg>`` element inside HTML must not have them)."""
+    """The figure as inline SVG for an HTML page: text as paths, images embedded as data, no
+    XML prologue or DOCTYPE (an ``<svg>`` inside HTML must not have them). The only ``url()``
+    and ``href`` left are references to the SVG's own clip paths and glyphs (``#id``)."""
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.image_inline": True}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.savefig(buf, format="svg", dpi=DPI, metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg") :]
