@@ -106,9 +106,10 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
         )
     word = "more" if cost.mean >= 0 else "fewer"
     cost_text = (
-        f" It takes {number(abs(cost.mean))} {word} staff hours (extra work plus overtime"
+        f" {_e(safer)} takes {number(abs(cost.mean))} {word} staff hours than {_e(other)} "
+        "(extra work plus overtime"
         + (f"; 95% CI {signed(cost.low)} to {signed(cost.high)}" if n > 1 else "")
-        + f"), and leaves {number(orphans[safer])} results unwatched against "
+        + f") and leaves {number(orphans[safer])} results unwatched on average, against "
         f"{number(orphans[other])}."
     )
     return verdict + cost_text
