@@ -1,0 +1,32 @@
+"""Small conveniences of the public API that no other module owns.
+
+Everything else public lives in its own module and is re-exported by :mod:`sim`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.outputs import Tables
+from sim.scenario import LoadedScenario, load_doc, variant_patches
+
+
+def list_variants(path: str | Path) -> dict[str, str]:
+    """A scenario file's variants (declared and from its ``sweep:`` block) with their
+    descriptions, in file order."""
+    out = {}
+    for name, patch in variant_patches(load_doc(Path(path)).data).items():
+        text = patch.get("description") if isinstance(patch, dict) else None
+        out[name] = str(text or "")
+    return out
+
+
+def run_one(
+    sc: LoadedScenario, replication: int = 0, root_seed: int | None = None, per_result=False
+) -> Tables:
+    """One replication of a loaded scenario, as tables (unit-day, lab-day, locks, KPIs)."""
+    from sim.model import run_replication
+    from sim.outputs import tabulate
+
+    rep = run_replication(sc, replication, root_seed)
+    return tabulate(rep, with_results=per_result)
