@@ -73,6 +73,8 @@ class Plan:
     per_result: bool = False  # keep one row per result too (small runs only)
 
     def __post_init__(self) -> None:
+        # Absolute, so that a run can be resumed or charted from any working directory.
+        object.__setattr__(self, "scenario_file", str(Path(self.scenario_file).resolve()))
         if self.replications < 1:
             raise ExperimentError(f"replications must be at least 1, not {self.replications}")
         if not self.variants:

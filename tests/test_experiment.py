@@ -22,6 +22,7 @@ from sim.experiment import (
     Plan,
     Variant,
     execute,
+    load_variants,
     executor_for,
     reopen_run,
     run_experiment,
@@ -172,3 +173,11 @@ def test_paired_interval_is_narrower_than_unpaired_on_the_default_scenario(tmp_p
         a, b = wide["window-4w"].to_numpy(), wide["window-2w"].to_numpy()
         paired, unpaired = t_interval(a - b), welch_interval(a, b)
         assert paired.high - paired.low < unpaired.high - unpaired.low, name
+
+
+def test_a_plan_made_from_a_relative_path_loads_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    plan = Plan("scenarios/tiny.yaml", WINDOWS, 1, root_seed=1)
+    monkeypatch.chdir(tmp_path)
+    assert Path(plan.scenario_file).is_absolute()
+    assert set(load_variants(plan)) == {"window-2w", "window-4w"}
