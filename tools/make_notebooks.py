@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PARAMS = '''# Parameters: CI sets CUTOVER_REPLICATIONS and CUTOVER_QUICK (first stage only) to run small.
+PARAMS = '''# Parameters: CI sets CUTOVER_REPLICATIONS and CUTOVER_QUICK (first stage only).
 import os
 from pathlib import Path
 
@@ -44,7 +44,8 @@ print(sc.model.title)
 sim.list_variants(SCENARIO)"""),
         ("code", """from sim.timeline import timeline_frame
 
-timeline_frame(sc)[["site", "count", "lab", "ehr_go_live", "ros_switch", "coexistence_days"]].head(12)"""),
+columns = ["site", "count", "lab", "ehr_go_live", "ros_switch", "coexistence_days"]
+timeline_frame(sc)[columns].head(12)"""),
         ("code", "sim.charts.schedule_chart(sc)"),
         ("md", """## Run replications
 
@@ -87,15 +88,15 @@ plan = sim.Plan(str(SCENARIO), variants, REPLICATIONS, root_seed=SEED, overrides
 with sim.executor_for("process", WORKERS) as pool:
     folder = sim.run_experiment(plan, OUT, pool)"""),
         ("md", "## Paired differences against the 2-week window"),
-        ("code", """comparison = sim.compare_run(folder.path, baseline="window-2w")
+        ("code", """import pandas as pd
+
+comparison = sim.compare_run(folder.path, baseline="window-2w")
 rows = []
 for k in comparison.kpis:
     for d in k.differences:
         rows.append({"kpi": k.kpi, "variant": d.variant, "paired mean": d.paired.mean,
                      "paired 95% CI": (round(d.paired.low, 1), round(d.paired.high, 1)),
                      "unpaired 95% CI": (round(d.unpaired.low, 1), round(d.unpaired.high, 1))})
-import pandas as pd
-
 pd.DataFrame(rows)"""),
         ("code", """for k in comparison.kpis:
     if k.sentence:
@@ -127,14 +128,16 @@ replications as the plan as written."""),
     "delay-sas-lab-2w": ("labs[sas-lab].lis_switch=2022-04-19",),
     "more-super-users": ("staffing.super_users_per_10_staff=3",),
 }
-for name, changes in WHAT_IF.items():  # fail early, with the field named, before running
+for changes in WHAT_IF.values():  # fail early, with the field named, before running
     sim.load_scenario(SCENARIO, "window-4w", (*OVERRIDES, *changes))
 variants = tuple(sim.Variant(n, "window-4w", c) for n, c in WHAT_IF.items())"""),
         ("code", """try:
     sim.load_scenario(SCENARIO, "window-4w", ("sites[sodra-pc-2].go_lvie=2022-03-15",))
 except sim.ScenarioError as e:
     print(e)"""),
-        ("code", """plan = sim.Plan(str(SCENARIO), variants, REPLICATIONS, root_seed=SEED, overrides=OVERRIDES)
+        ("code", """plan = sim.Plan(
+    str(SCENARIO), variants, REPLICATIONS, root_seed=SEED, overrides=OVERRIDES
+)
 with sim.executor_for("process", WORKERS) as pool:
     folder = sim.run_experiment(plan, OUT, pool)
 comparison = sim.compare_run(folder.path, baseline="plan")"""),
@@ -187,7 +190,8 @@ def go_live_huddles(p: Huddles, ctx: WorkloadContext) -> np.ndarray:
         ("md", "A misspelt parameter is caught where it is written, like any scenario field:"),
         ("code", """base = sim.load_scenario(SCENARIO, "window-4w", OVERRIDES)
 try:
-    sim.with_changes(base, ["workload_streams=[{stream: go_live_huddles, params: {minutes_per_signr: 15}}]"])
+    typo = "[{stream: go_live_huddles, params: {minutes_per_signr: 15}}]"
+    sim.with_changes(base, [f"workload_streams={typo}"])
 except sim.ScenarioError as e:
     print(e)"""),
         ("code", """with_huddles = sim.with_changes(
@@ -209,7 +213,9 @@ days.groupby("variant")["extension_hours"].sum() / REPLICATIONS"""),
 
 def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python"
+    }  # fmt: skip
     nb.metadata["language_info"] = {"name": "python"}
     for n, (kind, text) in enumerate(cells):
         cell = new_markdown_cell(text) if kind == "md" else new_code_cell(text)
