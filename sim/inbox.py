@@ -158,6 +158,8 @@ class SignerPool:
         self._key_dtype = np.min_scalar_type(self._nobody)
         self._key_of = np.empty(0, dtype=self._key_dtype)  # by code, for this session
         self._second_of = np.empty(0, dtype=bool)  # by code: in its worker's second inbox
+        self._tables_for: tuple[int, np.ndarray] | None = None  # (worker day, home) of those
+        self._cls = np.empty((n, _N_CLASSES), dtype=np.intp)
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
@@ -314,8 +316,13 @@ class SignerPool:
         """Set the per-code tables of this session from today's workers and their home inbox.
 
         Returns the class, offset by ``_HOME_NEW`` where the worker's home is Millennium, of
-        every (signer, class) pair, shape (signers, classes).
+        every (signer, class) pair, shape (signers, classes). The tables change only with the
+        workers (daily) and the home systems (at go-lives), so they are kept until then.
         """
+        last = self._tables_for
+        if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
+            return self._cls
+        self._tables_for = (self._worker_day, home)
         w = self.worker
         w_ok = np.maximum(w, 0)
         cls = np.where(home[w_ok], _HOME_NEW, 0)[:, None] + np.arange(_N_CLASSES)
@@ -323,6 +330,7 @@ class SignerPool:
         key[w < 0] = self._nobody
         self._key_of = key.ravel().astype(self._key_dtype)
         self._second_of = _SECOND[cls].ravel()
+        self._cls = cls
         return cls
 
     def _work(self, ids, clock, limit, paid, learn, look_share, regular):
