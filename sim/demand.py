@@ -37,7 +37,8 @@ def mean_minutes(spec: DistributionSpec) -> float:
 
 @dataclass
 class Orders:
-    """All orders of a replication, one entry per order (struct of arrays)."""
+    """All orders of a replication, one entry per order (struct of arrays), stored unit after
+    unit (``unit`` never decreases): the model and the tables take a unit's orders as a slice."""
 
     unit: np.ndarray  # int32
     time: np.ndarray  # order time, minutes

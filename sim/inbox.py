@@ -128,7 +128,10 @@ class SignerPool:
         self.signer = attrs.signer[gid]
         self.inbox = items.inbox[gid]
         self.urgency = attrs.urgency[gid]
-        self._class = _item_class(self.urgency, self.inbox)
+        # Signer and class in one small integer: per-session tables indexed by it give an
+        # item's sort key, second-inbox flag and overtime eligibility in one gather each.
+        code = self.signer * _N_CLASSES + _item_class(self.urgency, self.inbox)
+        self._code = code.astype(np.min_scalar_type(_N_CLASSES * n))
         self.ready = items.ready[gid]
         self.handling = attrs.handling[gid]
         self.is_chase = attrs.is_chase[gid]
@@ -151,13 +154,18 @@ class SignerPool:
         self._streak = _absence_streaks(self._present)
         self._worker_day = -1
         self.worker = np.arange(n)
+        self._nobody = 8 * n  # sort key of items nobody works today: after everyone's
+        self._key_dtype = np.min_scalar_type(self._nobody)
+        self._key_of = np.empty(0, dtype=self._key_dtype)  # by code, for this session
+        self._second_of = np.empty(0, dtype=bool)  # by code: in its worker's second inbox
+        self._tables_for: tuple[int, np.ndarray] | None = None  # (worker day, home) of those
+        self._cls = np.empty((n, _N_CLASSES), dtype=np.intp)
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
             np.where(np.concatenate(([True], su[1:] != su[:-1])), np.arange(n), 0)
         )
         self._seg_len = np.bincount(su, minlength=su.max() + 1)[su]
-        self._key_dtype = np.min_scalar_type(8 * n)
         self.units, self._unit_of = np.unique(su, return_inverse=True)
         n_days = cfg.presence.shape[1]
         self.staff_minutes = np.zeros((n_days, len(ACTIVITIES), len(self.units)))
@@ -193,7 +201,8 @@ class SignerPool:
         if local.size:
             self.ready[local] = ready
             self.inbox[local] = inbox
-            self._class[local] = _item_class(self.urgency[local], self.inbox[local])
+            cls = _item_class(self.urgency[local], self.inbox[local])
+            self._code[local] = self.signer[local] * _N_CLASSES + cls
             self._late.append(local)
 
     def take(self, t: float, predicate) -> np.ndarray:
@@ -253,7 +262,8 @@ class SignerPool:
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
         home = home_new[su]
-        unit_args = (learn[su], np.where(home, _HOME_NEW, 0), look_share[su])
+        cls = self._session_tables(home)
+        unit_args = (learn[su], look_share[su])
         first_round = True
         while True:
             ids = self.pending
@@ -286,12 +296,13 @@ class SignerPool:
         ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
         # Overtime only for urgent items the signer knows about: those in the home inbox, or
         # in the second inbox if it was opened this session.
-        pend = self.pending
-        pend = pend[self.urgency[pend] <= URGENT] if cfg.overtime_cap > 0 else pend[:0]
-        w = self.worker[self.signer[pend]]
-        w_ok = np.maximum(w, 0)
-        known = (self.inbox[pend] == home[w_ok]) | paid[w_ok]
-        urgent = pend[(w >= 0) & known]
+        if cfg.overtime_cap > 0:
+            w = self.worker
+            known = ~_SECOND[cls] | paid[np.maximum(w, 0)][:, None]
+            eligible = (_URGENCY[cls] <= URGENT) & known & (w >= 0)[:, None]
+            urgent = self.pending[eligible.ravel()[self._code[self.pending]]]
+        else:
+            urgent = self.pending[:0]
         if urgent.size:
             clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
@@ -301,21 +312,44 @@ class SignerPool:
         self.worked += np.where(present, clock - start - idle, 0.0)
         self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
-    def _work(self, ids, clock, limit, paid, learn, home_class, look_share, regular):
+    def _session_tables(self, home: np.ndarray) -> np.ndarray:
+        """Set the per-code tables of this session from today's workers and their home inbox.
+
+        Returns the class, offset by ``_HOME_NEW`` where the worker's home is Millennium, of
+        every (signer, class) pair, shape (signers, classes). The tables change only with the
+        workers (daily) and the home systems (at go-lives), so they are kept until then.
+        """
+        last = self._tables_for
+        if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
+            return self._cls
+        self._tables_for = (self._worker_day, home)
+        w = self.worker
+        w_ok = np.maximum(w, 0)
+        cls = np.where(home[w_ok], _HOME_NEW, 0)[:, None] + np.arange(_N_CLASSES)
+        key = (8 * w_ok)[:, None] + _GROUP[cls]
+        key[w < 0] = self._nobody
+        self._key_of = key.ravel().astype(self._key_dtype)
+        self._second_of = _SECOND[cls].ravel()
+        self._cls = cls
+        return cls
+
+    def _work(self, ids, clock, limit, paid, learn, look_share, regular):
         """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until
-        ``limit``. ``home_class`` is ``_HOME_NEW`` where the signer's home is Millennium.
+        ``limit``: the owner's, or a colleague's covering an absence.
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        sg = self.worker[self.signer[ids]]  # the owner, or a colleague covering an absence
-        covered = sg >= 0
-        if not covered.all():
-            ids, sg = ids[covered], sg[covered]
-        cls = self._class[ids] + home_class[sg]
-        # Signer, then group, then local id (= oldest first: the sort is stable).
-        order = np.argsort((sg * 8 + _GROUP[cls]).astype(self._key_dtype), kind="stable")
-        ids, sg, cls = ids[order], sg[order], cls[order]
-        second = _SECOND[cls]
+        code = self._code[ids]
+        key = self._key_of[code]
+        # Worker, then group, then local id (= oldest first: the sort is stable).
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        if key[-1] == self._nobody:  # nobody works these today
+            order = order[: np.searchsorted(key, self._nobody)]
+            key = key[: len(order)]
+        ids, code = ids[order], code[order]
+        sg = key >> 3
+        second = self._second_of[code]
         base = self.handling[ids] * learn[sg]
         look = switch = None
         if look_share.any():
@@ -330,23 +364,27 @@ class SignerPool:
             e[switch] += self.cfg.switch_cost
         done = np.zeros(len(ids), dtype=bool)
         if regular:
-            head = _HEAD[cls]
-            clock = self._pass(ids, sg, e, clock, limit, head, done)
+            head = (key & 7) <= _HEAD_GROUP
+            clock = self._pass(ids, sg, e, clock, limit, np.flatnonzero(head), done)
             # Messages: a fluid quota between urgent and normal items.
             room = np.maximum(limit - clock, 0.0)
             msg = np.minimum(self.messages * learn, room)
             self.messages -= np.divide(msg, learn, out=np.zeros_like(msg), where=learn > 0)
             self._log("messages", msg)
-            clock = self._pass(ids, sg, e, clock + msg, limit, ~head, done)
+            np.logical_not(head, out=head)
+            clock = self._pass(ids, sg, e, clock + msg, limit, np.flatnonzero(head), done)
         else:
-            clock = self._pass(ids, sg, e, clock, limit, np.ones(len(ids), dtype=bool), done)
-        if done.any():
+            clock = self._pass(ids, sg, e, clock, limit, None, done)
+        worked = np.flatnonzero(done)
+        if worked.size:
             cells = self.staff_minutes[self._day]
-            units = self._unit_of[sg[done]]
-            activity = np.where(self.is_chase[ids[done]], _CHASE, _SIGNING)
-            np.add.at(cells.reshape(-1), activity * cells.shape[1] + units, base[done])
+            n_units = cells.shape[1]
+            units = self._unit_of[sg[worked]]
+            chase = self.is_chase[ids[worked]]
+            flat = units + np.where(chase, _CHASE * n_units, _SIGNING * n_units)
+            np.add.at(cells.reshape(-1), flat, base[worked])
             if look is not None:
-                np.add.at(cells[_LOOKUP], units, look[done].astype(np.float64))
+                np.add.at(cells[_LOOKUP], units, look[worked].astype(np.float64))
             if switch is not None:
                 opened = sg[switch[done[switch]]]
                 np.add.at(cells[_DUAL_SYSTEM], self._unit_of[opened], self.cfg.switch_cost)
@@ -377,22 +415,30 @@ class SignerPool:
             needs = needs[~found]
         return worker
 
-    def _pass(self, ids, sg, e, clock, limit, sel, done):
-        """Segmented cumulative sum over ``sel``: items start in order while clock < limit."""
-        pos = np.flatnonzero(sel)
-        if not pos.size:
+    def _pass(self, ids, sg, e, clock, limit, pos, done):
+        """Segmented cumulative sum over positions ``pos`` (None: all): items start in order
+        while clock < limit. In place where it can be: this runs twice per session."""
+        if pos is None:
+            s_sg, s_e = sg, e
+        elif pos.size:
+            s_sg, s_e = sg[pos], e[pos]
+        else:
             return clock
-        s_sg, s_e = sg[pos], e[pos]
-        cs = np.cumsum(s_e)
-        before = cs - s_e
-        first = np.concatenate(([True], s_sg[1:] != s_sg[:-1]))
-        seg_base = np.maximum.accumulate(np.where(first, before, -np.inf))
-        begin = clock[s_sg] + (before - seg_base)
+        begin = np.cumsum(s_e)
+        begin -= s_e  # minutes of the pass before each item
+        first = np.empty(len(s_sg), dtype=bool)
+        first[0] = True
+        np.not_equal(s_sg[1:], s_sg[:-1], out=first[1:])
+        seg_base = np.where(first, begin, -np.inf)
+        np.maximum.accumulate(seg_base, out=seg_base)
+        begin -= seg_base  # minutes of the signer's items before this one
+        begin += clock[s_sg]
         ok = begin < limit[s_sg]
-        finish = (begin + s_e)[ok]
+        begin += s_e
+        finish = begin[ok]
         new_clock = clock.copy()
         np.maximum.at(new_clock, s_sg[ok], finish)
-        pos = pos[ok]
+        pos = np.flatnonzero(ok) if pos is None else pos[ok]
         local = ids[pos]
         self.sign_times[self.gid[local]] = finish
         self.signed[local] = True
@@ -412,7 +458,8 @@ _CLASSES = np.arange(2 * _HOME_NEW)
 _SECOND = _CLASSES % 2 != _CLASSES // _HOME_NEW
 _URGENCY = _CLASSES % _HOME_NEW // 2
 _GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
-_HEAD = _GROUP <= 1  # worked before the messages
+_HEAD_GROUP = 1  # groups up to this one are worked before the messages
+_N_CLASSES = _HOME_NEW
 _SIGNING, _CHASE, _LOOKUP, _DUAL_SYSTEM = (
     ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system")
 )

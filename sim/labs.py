@@ -18,6 +18,7 @@ import numpy as np
 from sim.calendar import Calendar
 from sim.demand import OrderInputs, Orders
 from sim.scenario import LoadedScenario
+from sim.sorting import argsort_nearly_sorted
 from sim.systems import Timeline
 
 _TINY = 1e-9  # capacity floor during downtime keeps C(t) strictly increasing
@@ -63,7 +64,7 @@ def result_times(
         if idx.size == 0:
             continue
         arrivals = orders.time[idx]
-        order = np.argsort(arrivals)
+        order = argsort_nearly_sorted(arrivals)
         idx, arrivals = idx[order], arrivals[order]
         switch = tl.lab_switch[j]
         cap = capacity_curve(

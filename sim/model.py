@@ -17,6 +17,7 @@ were placed in which client (:mod:`sim.systems`), and scheduled workload
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import simpy
@@ -144,17 +145,28 @@ def _draw_items(
     matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
     unit = orders.unit
-    legacy = ~tl.client_new(unit, orders.time)
-    fate = _lock_fate(pol.lock, tl, unit, legacy, ready)
-    chase, due = _chase_tasks(sc, tl, orders, legacy, ready)
-    n_res, n_chase = len(orders), len(due)
+    n_res = len(orders)
+    legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
+    fate = np.empty(n_res, np.int8)
+    due_hours = np.array([c.due_hours for c in s.test_categories])
+    dues = []
+    # Orders are stored unit after unit: a unit's switch times are scalars on its slice, and
+    # the temporaries stay small instead of a few full-length arrays each.
+    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
+    for i, (a, b) in enumerate(pairwise(bounds)):
+        legacy[a:b] = ~tl.client_new(i, orders.time[a:b])
+        fate[a:b] = _lock_fate(pol.lock, tl.lock[i], tl.rb_start[i], legacy[a:b], ready[a:b])
+        due = orders.time[a:b] + due_hours[orders.category[a:b]] * 60
+        chase[a:b] = _chase_tasks(tl.lock[i], tl.rb_start[i], legacy[a:b], ready[a:b], due)
+        dues.append(due[chase[a:b]])
+    n_chase = sum(len(d) for d in dues)
     urgency = np.full(n_res, NORMAL, np.int8)
     urgency[orders.abnormal] = URGENT
     urgency[orders.critical] = CRITICAL
     inbox = np.where(legacy, np.int8(LEGACY), np.int8(NEW))
     signer = np.take(signer_offset.astype(np.int32), unit)
     signer += orders.signer
-    item_ready = np.concatenate([ready, due])
+    item_ready = np.concatenate([ready, *dues])
     item_ready[:n_res][fate != FATE_OPEN] = np.inf  # reaches no inbox by itself
     f32 = np.float32
     items = Items(
@@ -173,10 +185,9 @@ def _draw_items(
     return orders, ready, legacy, fate, items, attrs
 
 
-def _lock_fate(policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray):
-    """Lock policy for results of legacy orders that arrive after the client locks."""
-    lock = tl.lock[unit]
-    after_lock = legacy & (ready >= lock) & (ready < tl.rb_start[unit])
+def _lock_fate(policy, lock: float, rb_start: float, legacy: np.ndarray, ready: np.ndarray):
+    """Lock policy for results of a unit's legacy orders that arrive after its client locks."""
+    after_lock = legacy & (ready >= lock) & (ready < rb_start)
     fate = np.full(len(ready), FATE_OPEN, dtype=np.int8)
     if policy.mode == "drain":
         fate[after_lock & (ready >= lock + policy.drain_days * 1440.0)] = FATE_ORPHAN
@@ -188,18 +199,13 @@ def _lock_fate(policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready
 
 
 def _chase_tasks(
-    sc: LoadedScenario, tl: Timeline, orders: Orders, legacy: np.ndarray, ready: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Watches: a result not back by its due time becomes a chase task in the client it was
-    ordered in, unless that is a legacy client already locked (ROS data is not migrated).
-
-    Returns which orders get a chase task, and the tasks' due times.
+    lock: float, rb_start: float, legacy: np.ndarray, ready: np.ndarray, due: np.ndarray
+) -> np.ndarray:
+    """Watches: which of a unit's results, not back by their ``due`` time, become chase tasks
+    in the client they were ordered in. Not when that is a legacy client already locked (ROS
+    data is not migrated).
     """
-    due_hours = np.array([c.due_hours for c in sc.model.test_categories])
-    due = orders.time + due_hours[orders.category] * 60
-    unit = orders.unit
-    chase = (ready > due) & ~(legacy & (due >= tl.lock[unit]) & (due < tl.rb_start[unit]))
-    return chase, due[chase]
+    return (ready > due) & ~(legacy & (due >= lock) & (due < rb_start))
 
 
 def _unit_state(sc: LoadedScenario, tl: Timeline):

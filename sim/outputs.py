@@ -177,10 +177,11 @@ def locks(rep: Replication) -> pd.DataFrame:
     orphan = ~np.isnan(rep.orphan_time)
     rows = []
     in_horizon = np.flatnonzero(tl.lock < cal.horizon_minutes)
-    legacy_by_unit = _group(o.unit[rep.legacy], np.flatnonzero(rep.legacy), len(tl.units))
+    # Orders are stored unit after unit: a unit's legacy orders are found in its slice.
+    bounds = np.searchsorted(o.unit, np.arange(len(tl.units) + 1))
     for i in in_horizon:
         lock = tl.lock[i]
-        mine = legacy_by_unit[i]
+        mine = bounds[i] + np.flatnonzero(rep.legacy[bounds[i] : bounds[i + 1]])
         ready = rep.lab_ready[mine]
         unsigned = (ready < lock) & ~(signed[mine] < lock) & ~(rep.orphan_time[mine] < lock)
         outstanding = ready >= lock
@@ -200,13 +201,6 @@ def locks(rep: Replication) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
-    order = np.argsort(keys.astype(np.min_scalar_type(n)), kind="stable")  # radix if small
-    bounds = np.searchsorted(keys[order], np.arange(n + 1))
-    vals = values[order]
-    return [vals[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
 def results(rep: Replication, late: np.ndarray) -> pd.DataFrame:
