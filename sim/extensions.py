@@ -90,6 +90,7 @@ class LockPolicy:
     name: str
     params: type[Params]
     fate: Callable[[Any, LockContext], np.ndarray]  # -> int8 OPEN / ORPHAN / REROUTE
+    leftovers: Callable[[Any], tuple[float, int]]  # -> (days after the lock, ORPHAN|REROUTE)
     description: str
 
 
@@ -116,13 +117,24 @@ def workload_stream(
     return register
 
 
-def lock_policy(name: str, params: type[Params], description: str = ""):
-    """Decorator: register ``fn(params, ctx) -> fates`` as a lock policy."""
+def lock_policy(
+    name: str,
+    params: type[Params],
+    leftovers: Callable[[Any], tuple[float, int]],
+    description: str = "",
+):
+    """Decorator: register ``fn(params, ctx) -> fates`` as a lock policy.
+
+    ``fn`` decides, per result arriving after the lock, OPEN, ORPHAN or REROUTE;
+    ``leftovers(params)`` says when (days after the lock) the results still unsigned in the
+    legacy inbox leave it, and whether they are then ORPHAN or REROUTE.
+    """
     if name in BUILTIN_LOCK_MODES:
         raise ValueError(f"{name!r} is a built-in lock policy")
 
     def register(fn):
-        LOCK_POLICIES[name] = LockPolicy(name, params, fn, description or (fn.__doc__ or ""))
+        text = description or (fn.__doc__ or "").strip()
+        LOCK_POLICIES[name] = LockPolicy(name, params, fn, leftovers, text)
         return fn
 
     return register

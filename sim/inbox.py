@@ -54,8 +54,13 @@ ACTIVITIES = (
     "relabelling",
     "reserve_numbers",
     "back_entry",
+    "extension",
 )
-WORKLOAD = ("migration", "validation", "relabelling", "reserve_numbers", "back_entry")
+# In the order a session serves them: work registered streams bring with the go-live itself
+# (sim.extensions) first, then the cutover's own tasks.
+WORKLOAD = (
+    "extension", "migration", "validation", "relabelling", "reserve_numbers", "back_entry"
+)  # fmt: skip
 
 
 @dataclass

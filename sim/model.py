@@ -22,6 +22,7 @@ from itertools import pairwise
 import numpy as np
 import simpy
 
+from sim import extensions
 from sim.calendar import Calendar
 from sim.demand import Orders, draw_for, generate_orders, mean_minutes
 from sim.inbox import (
@@ -42,7 +43,7 @@ from sim.streams import Streams
 from sim.systems import Timeline, build_timeline
 from sim.workload import daily_workload
 
-FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = 0, 1, 2
+FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = extensions.OPEN, extensions.ORPHAN, extensions.REROUTE
 
 
 @dataclass
@@ -155,7 +156,7 @@ def _draw_items(
     bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
     for i, (a, b) in enumerate(pairwise(bounds)):
         legacy[a:b] = ~tl.client_new(i, orders.time[a:b])
-        fate[a:b] = _lock_fate(pol.lock, tl.lock[i], tl.rb_start[i], legacy[a:b], ready[a:b])
+        fate[a:b] = _lock_fate(pol.lock, tl, i, legacy[a:b], ready[a:b])
         due = orders.time[a:b] + due_hours[orders.category[a:b]] * 60
         chase[a:b] = _chase_tasks(tl.lock[i], tl.rb_start[i], legacy[a:b], ready[a:b], due)
         dues.append(due[chase[a:b]])
@@ -185,16 +186,29 @@ def _draw_items(
     return orders, ready, legacy, fate, items, attrs
 
 
-def _lock_fate(policy, lock: float, rb_start: float, legacy: np.ndarray, ready: np.ndarray):
-    """Lock policy for results of a unit's legacy orders that arrive after its client locks."""
-    after_lock = legacy & (ready >= lock) & (ready < rb_start)
+def _lock_fate(policy, tl: Timeline, i: int, legacy: np.ndarray, ready: np.ndarray):
+    """Lock policy for results of unit ``i``'s legacy orders that arrive after its client
+    locks: a built-in mode, or one registered in :mod:`sim.extensions`."""
+    lock = tl.lock[i]
+    after_lock = legacy & (ready >= lock) & (ready < tl.rb_start[i])
     fate = np.full(len(ready), FATE_OPEN, dtype=np.int8)
     if policy.mode == "drain":
         fate[after_lock & (ready >= lock + policy.drain_days * 1440.0)] = FATE_ORPHAN
     elif policy.mode == "lost":
         fate[after_lock] = FATE_ORPHAN
-    else:
+    elif policy.mode == "reroute":
         fate[after_lock] = FATE_REROUTE
+    elif after_lock.any():
+        registered = extensions.LOCK_POLICIES[policy.mode]
+        late = ready[after_lock]
+        ctx = extensions.LockContext(np.full(len(late), i), late, np.full(len(late), lock), tl)
+        chosen = np.asarray(registered.fate(registered.params(**policy.params), ctx))
+        known = (FATE_OPEN, FATE_ORPHAN, FATE_REROUTE)
+        if chosen.shape != late.shape or not np.isin(chosen, known).all():
+            raise ValueError(
+                f"lock policy {policy.mode!r} must return one of OPEN, ORPHAN, REROUTE per result"
+            )
+        fate[after_lock] = chosen
     return fate
 
 
@@ -238,12 +252,30 @@ def _unit_state(sc: LoadedScenario, tl: Timeline):
     return state
 
 
+def _add_extension_workload(
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, workload: np.ndarray
+) -> None:
+    """Minutes of the scenario's registered workload streams (:mod:`sim.extensions`)."""
+    ctx = extensions.WorkloadContext(sc, cal, tl)
+    row = workload[WORKLOAD.index("extension")]
+    for ref in sc.model.workload_streams:
+        stream = extensions.WORKLOAD_STREAMS[ref.stream]
+        minutes = np.asarray(stream.minutes(stream.params(**ref.params), ctx), dtype=float)
+        if minutes.shape != row.shape or not (np.isfinite(minutes) & (minutes >= 0)).all():
+            raise ValueError(
+                f"workload stream {ref.stream!r} must return finite minutes >= 0 of shape "
+                f"(units, days) = {row.shape}, not {minutes.shape}"
+            )
+        row += minutes
+
+
 def simulate(rep: Replication) -> Replication:
     """Run the SimPy model over the horizon; fills in sign times, orphans and ledgers."""
     sc, cal, tl, it = rep.scenario, rep.calendar, rep.timeline, rep.items
     s = sc.model
     env = simpy.Environment()
     workload = daily_workload(sc, cal, tl)
+    _add_extension_workload(sc, cal, tl, workload)
     _add_back_entry(rep, workload, rep.streams)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
@@ -269,14 +301,15 @@ def simulate(rep: Replication) -> Replication:
                 last_day = day
             pool.session(start, end, day, _iso_week(cal, day))
 
+    delay, leftover_fate = _leftover_rule(pol)
+
     def lock_process(i: int):
         """At the lock (or, under drain, at its deadline) legacy items leave the inbox."""
         pool = unit_pool[i]
-        wait = tl.lock[i] + (pol.drain_days * 1440.0 if pol.mode == "drain" else 0.0)
-        yield env.timeout(max(0.0, wait - env.now))
+        yield env.timeout(max(0.0, tl.lock[i] + delay - env.now))
         taken = pool.gid[pool.take(env.now, _legacy_of_unit(i))]
         results = taken[taken < rep.n_results]
-        if pol.mode == "reroute":
+        if leftover_fate == FATE_REROUTE:
             it.closed[taken[taken >= rep.n_results]] = True  # their watches are gone
             rep.rerouted[results] = True
             reroute_fifo.append((env.now, results))
@@ -319,10 +352,23 @@ def simulate(rep: Replication) -> Replication:
         env.process(pool_process(pool, kind_id))
     for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
         env.process(lock_process(int(i)))
-    if pol.mode == "reroute":
+    if pol.mode not in ("drain", "lost"):  # reroute, or a registered policy that may
         env.process(reroute_process())
     env.run(until=cal.horizon_minutes)
     return rep
+
+
+def _leftover_rule(policy) -> tuple[float, int]:
+    """When, after a lock, what is still in the legacy inbox leaves it, and its fate."""
+    if policy.mode == "drain":
+        return policy.drain_days * 1440.0, FATE_ORPHAN
+    if policy.mode == "lost":
+        return 0.0, FATE_ORPHAN
+    if policy.mode == "reroute":
+        return 0.0, FATE_REROUTE
+    registered = extensions.LOCK_POLICIES[policy.mode]
+    days, fate = registered.leftovers(registered.params(**policy.params))
+    return days * 1440.0, fate
 
 
 def _legacy_of_unit(unit: int):

@@ -2,7 +2,8 @@
 
 The built-in ``drain`` policy orphans legacy results that arrive after the drain deadline.
 ``drain_then_reroute`` keeps the legacy inbox readable for ``drain_days`` and then sends
-whatever still arrives to the central reroute queue, trading orphans for manual routing.
+whatever still arrives, and whatever is still unsigned in it at the deadline, to the central
+reroute queue: orphans become manual routing work.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ class DrainThenReroute(Params):
     drain_days: float = Field(14.0, ge=0, description="legacy inbox stays readable this long")
 
 
-@lock_policy("drain_then_reroute", DrainThenReroute)
+def _leftovers(p: DrainThenReroute) -> tuple[float, int]:
+    """What is still unsigned in the legacy inbox at the deadline is rerouted, not lost."""
+    return p.drain_days, REROUTE
+
+
+@lock_policy("drain_then_reroute", DrainThenReroute, leftovers=_leftovers)
 def drain_then_reroute(p: DrainThenReroute, ctx: LockContext) -> np.ndarray:
     """Late legacy results stay in the legacy inbox until the deadline, then are rerouted."""
     late = ctx.ready >= ctx.lock + p.drain_days * 1440.0
