@@ -133,10 +133,13 @@ def test_overtime_is_only_for_urgent_results_and_stops_at_the_cap():
 
 def test_workload_takes_at_most_its_share_of_the_session():
     pool, it = make_pool([(0, 10, NORMAL, LEGACY)], workload_share=0.5)
-    pool.add_daily(np.zeros(1), np.full((len(WORKLOAD), 1), 0.0) + np.array([[100]] + [[0]] * 4))
+    migration = WORKLOAD.index("migration")
+    work = np.zeros((len(WORKLOAD), 1))
+    work[migration] = 100
+    pool.add_daily(np.zeros(1), work)
     done = run(pool, it)
     assert done.tolist() == [40]  # 30 minutes of migration (half of 60), then the result
-    assert pool.workload[0, 0] == 70
+    assert pool.workload[migration, 0] == 70
 
 
 def test_messages_come_between_urgent_and_normal_results():
