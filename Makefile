@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_REPLICATIONS ?= 8
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-experiment clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_model
+
+bench-experiment: $(STAMP)
+	$(PY) -m benchmarks.bench_experiment
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
