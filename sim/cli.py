@@ -185,7 +185,7 @@ SeedOpt = Annotated[
 ]
 OutOpt = Annotated[Path, typer.Option(help="Folder that receives the run folder.")]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [default: cores].")
+    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all cores).")
 ]
 
 
@@ -199,7 +199,7 @@ ExecutorOpt = Annotated[
 ]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option(help="Dask scheduler address, e.g. tcp://host:8786 [default: a LocalCluster]."),
+    typer.Option(help="Dask scheduler address, e.g. tcp://host:8786 (default: a LocalCluster)."),
 ]
 DetailOpt = Annotated[
     bool,
@@ -215,7 +215,7 @@ ReportOpt = Annotated[
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 BlockOpt = Annotated[
-    int, typer.Option(min=0, help="Replications per block [default: from -n, at most 4].")
+    int, typer.Option(min=0, help="Replications per block (0: chosen from -n, at most 4).")
 ]
 
 
@@ -497,7 +497,7 @@ def _declared_sweep(scenario: Path):
 def compare(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
     baseline: Annotated[
-        str | None, typer.Option(help="Variant to compare against [default: the first].")
+        str | None, typer.Option(help="Variant to compare against (default: the first).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -561,7 +561,7 @@ def _print_comparison(result) -> None:
 def report_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
     baseline: Annotated[
-        str | None, typer.Option(help="Variant to compare against [default: the first].")
+        str | None, typer.Option(help="Variant to compare against (default: the first).")
     ] = None,
 ) -> None:
     """Write report.html (one self-contained file) and chart PNGs into a run folder.
