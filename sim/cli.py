@@ -185,7 +185,8 @@ SeedOpt = Annotated[
 ]
 OutOpt = Annotated[Path, typer.Option(help="Folder that receives the run folder.")]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", "-w", min=1, help="Worker processes (default: all cores).")
+    int | None,
+    typer.Option("--workers", "-w", min=1, help="Worker processes (default: all cores)."),
 ]
 
 
