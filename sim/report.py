@@ -68,7 +68,8 @@ def _label(variant: str, descriptions: dict[str, str]) -> str:
 
 
 def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
-    """Which variant is safer on late abnormal results, by how much, and what it costs."""
+    """Which variant is safer (fewer late abnormal results, without leaving more results
+    unwatched), by how much with its 95% interval, and what it costs in staff hours."""
     variants = [v for v in manifest["variants"] if (kpis["variant"] == v).any()]
     n = int(kpis["replication"].nunique())
     means = kpis.groupby("variant")[SAFETY_KPI].mean()
@@ -83,36 +84,47 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
     safer = min(variants, key=lambda v: means[v])
     other = max((v for v in variants if v != safer), key=lambda v: means[v])
     desc = manifest.get("variant_descriptions", {})
-    d = _paired(kpis, SAFETY_KPI, other, safer)
+    d = _paired(kpis, SAFETY_KPI, other, safer)  # > 0: safer has fewer late results
+    orphans = _paired(kpis, "orphans", safer, other)  # > 0: safer leaves more unwatched
     cost = _paired(kpis, COST_KPIS, safer, other)
-    orphans = kpis.groupby("variant")["orphans"].mean()
     reps = f"{n} paired replications"
+    late = (
+        f"{number(d.mean)} fewer abnormal results are signed late than with {_e(other)} "
+        f"(95% CI {number(d.low)} to {number(d.high)} fewer; {reps})"
+    )
     if n < 2 or math.isnan(d.low):
         verdict = (
             f"In a single replication {_e(_label(safer, desc))} had {number(d.mean)} fewer late "
             f"abnormal results than {_e(other)}; one replication cannot tell the variants apart."
         )
-    elif d.low > 0:
+    elif d.low > 0 and orphans.low > 0:
         verdict = (
-            f"<b>{_e(_label(safer, desc))} is the safer choice</b>: {number(d.mean)} fewer "
-            f"abnormal results are signed late than with {_e(other)} (95% CI {number(d.low)} to "
-            f"{number(d.high)} fewer; {reps})."
+            f"<b>Neither variant is safer on both counts</b>: with {_e(_label(safer, desc))} "
+            f"{late}, but more results are left unwatched."
         )
+    elif d.low > 0:
+        verdict = f"<b>{_e(_label(safer, desc))} is the safer choice</b>: {late}."
     else:
         verdict = (
             f"<b>Neither variant is clearly safer</b>: {_e(safer)} has {number(d.mean)} fewer "
             f"late abnormal results than {_e(other)} on average, but the 95% CI runs from "
             f"{signed(-d.high)} to {signed(-d.low)} ({reps})."
         )
+
+    def ci(e: Estimate) -> str:
+        return f"; 95% CI {signed(e.low)} to {signed(e.high)}" if n > 1 else ""
+
+    watched = (
+        f" It leaves {number(kpis.loc[kpis.variant == safer, 'orphans'].mean())} results "
+        f"unwatched on average, against {number(kpis.loc[kpis.variant == other, 'orphans'].mean())}"
+        f" (difference {signed(orphans.mean)}{ci(orphans)})."
+    )
     word = "more" if cost.mean >= 0 else "fewer"
     cost_text = (
         f" {_e(safer)} takes {number(abs(cost.mean))} {word} staff hours than {_e(other)} "
-        "(extra work plus overtime"
-        + (f"; 95% CI {signed(cost.low)} to {signed(cost.high)}" if n > 1 else "")
-        + f") and leaves {number(orphans[safer])} results unwatched on average, against "
-        f"{number(orphans[other])}."
+        f"(extra work plus overtime{ci(cost)})."
     )
-    return verdict + cost_text
+    return verdict + watched + cost_text
 
 
 def _kpi_table(comparison: Comparison, variants: list[str]) -> str:

@@ -30,12 +30,17 @@ def run_dir(tmp_path_factory) -> Path:
     return folder.path
 
 
-def _kpis(late_a, late_b, hours_a, hours_b) -> pd.DataFrame:
+def _kpis(late_a, late_b, hours_a, hours_b, orphans_a=None, orphans_b=None) -> pd.DataFrame:
     rows = []
+    ones = np.ones(len(late_a))
+    orphans_a = ones if orphans_a is None else orphans_a
+    orphans_b = ones if orphans_b is None else orphans_b
     for r in range(len(late_a)):
-        for v, late, hours in (("2w", late_a, hours_a), ("4w", late_b, hours_b)):
+        for v, late, hours, orphans in (
+            ("2w", late_a, hours_a, orphans_a), ("4w", late_b, hours_b, orphans_b)
+        ):  # fmt: skip
             row = dict.fromkeys(KPIS, 0.0)
-            row.update(late_abnormal=late[r], extra_staff_hours=hours[r], orphans=1.0)
+            row.update(late_abnormal=late[r], extra_staff_hours=hours[r], orphans=orphans[r])
             rows.append({"variant": v, "replication": r, **row})
     return pd.DataFrame(rows)
 
@@ -51,6 +56,18 @@ def test_summary_names_the_safer_variant_the_difference_and_the_cost():
     # Paired t interval by hand: mean 200, sd 7.906, n 5, t(0.975, 4) = 2.776 -> +-9.8.
     assert "200 fewer" in text and "190 to 210 fewer" in text
     assert "1,500 more staff hours" in text
+
+
+def test_summary_calls_a_trade_off_when_fewer_late_results_leave_more_unwatched():
+    late_2w = np.array([1000.0, 1100, 900, 1050, 950])
+    hours = np.full(5, 100.0)
+    orphans_2w = np.array([10.0, 12, 9, 11, 10])
+    text = summary_paragraph(
+        _kpis(late_2w, late_2w - 200, hours, hours, orphans_2w, orphans_2w + 50),
+        {"variants": ["2w", "4w"]},
+    )
+    assert "Neither variant is safer on both counts" in text and "safer choice" not in text
+    assert "difference +50.0" in text
 
 
 def test_summary_says_when_the_variants_cannot_be_told_apart():
