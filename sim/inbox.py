@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim import session_kernel
+
 CRITICAL, URGENT, NORMAL = 0, 1, 2
 LEGACY, NEW = 0, 1
 
@@ -344,57 +346,14 @@ class SignerPool:
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        code = self._code[ids]
-        key = self._key_of[code]
-        # Worker, then group, then local id (= oldest first: the sort is stable).
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        if key[-1] == self._nobody:  # nobody works these today
-            order = order[: np.searchsorted(key, self._nobody)]
-            key = key[: len(order)]
-        ids, code = ids[order], code[order]
-        sg = key >> 3
-        second = self._second_of[code]
-        base = self.handling[ids] * learn[sg]
-        look = switch = None
-        if look_share.any():
-            look = np.where(self.lookup_u[ids] < look_share[sg], self.lookup[ids], 0.0)
-            e = base + look
-        else:
-            e = base.copy()
-        if second.any():
-            # The switching cost rides on each signer's first second-inbox item.
-            switch = _first_in_segment(sg, second)
-            switch = switch[~paid[sg[switch]]]
-            e[switch] += self.cfg.switch_cost
-        done = np.zeros(len(ids), dtype=bool)
-        if regular:
-            head = (key & 7) <= _HEAD_GROUP
-            clock = self._pass(ids, sg, e, clock, limit, np.flatnonzero(head), done)
-            # Messages: a fluid quota between urgent and normal items.
-            room = np.maximum(limit - clock, 0.0)
-            msg = np.minimum(self.messages * learn, room)
-            self.messages -= np.divide(msg, learn, out=np.zeros_like(msg), where=learn > 0)
-            self._log("messages", msg)
-            np.logical_not(head, out=head)
-            clock = self._pass(ids, sg, e, clock + msg, limit, np.flatnonzero(head), done)
-        else:
-            clock = self._pass(ids, sg, e, clock, limit, None, done)
-        worked = np.flatnonzero(done)
-        if worked.size:
-            cells = self.staff_minutes[self._day]
-            n_units = cells.shape[1]
-            units = self._unit_of[sg[worked]]
-            chase = self.is_chase[ids[worked]]
-            flat = units + np.where(chase, _CHASE * n_units, _SIGNING * n_units)
-            np.add.at(cells.reshape(-1), flat, base[worked])
-            if look is not None:
-                np.add.at(cells[_LOOKUP], units, look[worked].astype(np.float64))
-            if switch is not None:
-                opened = sg[switch[done[switch]]]
-                np.add.at(cells[_DUAL_SYSTEM], self._unit_of[opened], self.cfg.switch_cost)
-                if self.cfg.switch_cost > 0:
-                    paid[opened] = True
+        clock, n_done = session_kernel.work(
+            ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
+            self.lookup, self.lookup_u, self.is_chase, learn, look_share, bool(look_share.any()),
+            float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
+            self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
+            self.signed,
+        )  # fmt: skip
+        if n_done:
             self.pending = self.pending[~self.signed[self.pending]]
         return clock, paid
 
@@ -420,36 +379,6 @@ class SignerPool:
             needs = needs[~found]
         return worker
 
-    def _pass(self, ids, sg, e, clock, limit, pos, done):
-        """Segmented cumulative sum over positions ``pos`` (None: all): items start in order
-        while clock < limit. In place where it can be: this runs twice per session."""
-        if pos is None:
-            s_sg, s_e = sg, e
-        elif pos.size:
-            s_sg, s_e = sg[pos], e[pos]
-        else:
-            return clock
-        begin = np.cumsum(s_e)
-        begin -= s_e  # minutes of the pass before each item
-        first = np.empty(len(s_sg), dtype=bool)
-        first[0] = True
-        np.not_equal(s_sg[1:], s_sg[:-1], out=first[1:])
-        seg_base = np.where(first, begin, -np.inf)
-        np.maximum.accumulate(seg_base, out=seg_base)
-        begin -= seg_base  # minutes of the signer's items before this one
-        begin += clock[s_sg]
-        ok = begin < limit[s_sg]
-        begin += s_e
-        finish = begin[ok]
-        new_clock = clock.copy()
-        np.maximum.at(new_clock, s_sg[ok], finish)
-        pos = np.flatnonzero(ok) if pos is None else pos[ok]
-        local = ids[pos]
-        self.sign_times[self.gid[local]] = finish
-        self.signed[local] = True
-        done[pos] = True
-        return new_clock
-
 
 def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:
     """Class of an item for sorting: see ``_GROUP``."""
@@ -465,16 +394,10 @@ _URGENCY = _CLASSES % _HOME_NEW // 2
 _GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
 _HEAD_GROUP = 1  # groups up to this one are worked before the messages
 _N_CLASSES = _HOME_NEW
-_SIGNING, _CHASE, _LOOKUP, _DUAL_SYSTEM = (
-    ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system")
+# Rows of a day's staff-minute cells that the session kernel books into.
+_KERNEL_ROWS = tuple(
+    ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system", "messages")
 )
-
-
-def _first_in_segment(seg: np.ndarray, flag: np.ndarray) -> np.ndarray:
-    """Positions of the first ``flag`` in each segment of equal ``seg`` (sorted by ``seg``)."""
-    pos = np.flatnonzero(flag)
-    keys = seg[pos]
-    return pos[np.concatenate(([True], keys[1:] != keys[:-1]))]
 
 
 def _absence_streaks(present: np.ndarray) -> np.ndarray:
