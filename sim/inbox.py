@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim import session_kernel
+from sim.sorting import argsort_nearly_sorted, has_finite_ties
 
 CRITICAL, URGENT, NORMAL = 0, 1, 2
 LEGACY, NEW = 0, 1
@@ -124,12 +125,18 @@ class SignerPool:
     """
 
     def __init__(
-        self, cfg: PoolConfig, items: Items, attrs: ItemAttributes, item_ids: np.ndarray, unit_state
+        self,
+        cfg: PoolConfig,
+        items: Items,
+        attrs: ItemAttributes,
+        item_ids: np.ndarray,
+        unit_state,
+        unready_injected: bool = True,
     ):
         self.cfg = cfg
         self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
         self.n = n = len(cfg.signer_unit)
-        gid = item_ids[np.argsort(items.ready[item_ids])].astype(np.int32)
+        gid = item_ids[_ready_order(items.ready[item_ids], unready_injected)].astype(np.int32)
         self.gid = gid
         self.sign_times = items.done
         self.signer = attrs.signer[gid]
@@ -398,6 +405,20 @@ _N_CLASSES = _HOME_NEW
 _KERNEL_ROWS = tuple(
     ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system", "messages")
 )
+
+
+def _ready_order(ready: np.ndarray, unready_injected: bool) -> np.ndarray:
+    """Local order of a pool's items: by ready time, ties as ``np.argsort`` has always put them.
+
+    Ties matter: local order is "oldest first". Finite ready times practically never tie, and
+    the order of the items that never arrive by themselves (``inf``) matters only if some of
+    them are injected later (``unready_injected``). Unless either happens, the fast stable
+    sort gives the very same results; else numpy's quicksort keeps its order of ties.
+    """
+    order = argsort_nearly_sorted(ready)
+    if unready_injected or has_finite_ties(ready[order]):
+        order = np.argsort(ready)
+    return order
 
 
 def _absence_streaks(present: np.ndarray) -> np.ndarray:

@@ -101,6 +101,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     orders, ready, legacy, fate, items, attrs = _draw_items(sc, cal, tl, streams, signer_offset)
     item_pool = pool_of_unit.astype(np.min_scalar_type(len(kinds)))[items.unit]
     state = _unit_state(sc, tl)
+    # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
+    unready_injected = bool((fate == FATE_REROUTE).any())
     switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
     pools = {}
     for k, kind_id in enumerate(kinds):
@@ -125,7 +127,9 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             refresh=kind.refresh,
             cover_after_days=s.staffing.cover_after_days,
         )
-        pools[kind_id] = SignerPool(cfg, items, attrs, np.flatnonzero(item_pool == k), state)
+        pools[kind_id] = SignerPool(
+            cfg, items, attrs, np.flatnonzero(item_pool == k), state, unready_injected
+        )
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,

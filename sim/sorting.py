@@ -1,21 +1,85 @@
-"""Sorting the model's large float arrays faster than numpy's default quicksort does."""
+"""Sorting the model's large float arrays (times) faster than numpy does.
+
+A stable sort has exactly one result, so any stable algorithm gives the permutation of
+``np.argsort(kind="stable")``. This one, compiled with numba, spreads the values over value
+buckets twice (counting sorts: a coarse pass few enough buckets to stay in cache, then each
+bucket on its own) and finishes with an insertion sort that only moves items within a small
+bucket: about twice as fast as numpy's quicksort on the model's ready times.
+"""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
 def argsort_nearly_sorted(values: np.ndarray) -> np.ndarray:
-    """Stable argsort of float ``values`` (finite or ``+inf``), about twice numpy's quicksort.
+    """Stable argsort of float ``values`` (finite or ``+inf``): ties keep their input order,
+    ``inf`` goes last. The same permutation as ``np.argsort(values, kind="stable")``; the name
+    is historical (it was written for nearly sorted data, and is fast on any)."""
+    return _argsort(np.ascontiguousarray(values, dtype=np.float64))
 
-    A 16-bit bucket of each value is radix-sorted first (numpy sorts 16-bit keys by radix),
-    so the exact merge sort that follows runs on data that is in order up to small local
-    swaps, which it does fast. Ties keep their input order; ``inf`` goes last.
-    """
-    lo = float(values.min()) if len(values) else 0.0
-    hi = float(np.max(values, where=np.isfinite(values), initial=lo))
-    if not hi > lo:
-        return np.argsort(values, kind="stable")
-    bucket = np.minimum((values - lo) * (65535.0 / (hi - lo)), 65535.0).astype(np.uint16)
-    coarse = np.argsort(bucket, kind="stable")
-    return coarse[np.argsort(values[coarse], kind="stable")]
+
+def has_finite_ties(sorted_values: np.ndarray) -> bool:
+    """Whether two neighbours of sorted ``sorted_values`` are equal and finite."""
+    tie = sorted_values[1:] == sorted_values[:-1]
+    return bool((tie & np.isfinite(sorted_values[1:])).any())
+
+
+@numba.njit(cache=True)
+def _argsort(values):  # pragma: no cover - compiled
+    n = len(values)
+    order = np.empty(n, dtype=np.int64)
+    lo, hi = np.inf, -np.inf
+    for v in values:
+        if v < np.inf:
+            lo = min(lo, v)
+            hi = max(hi, v)
+    # Coarse buckets first (few enough that filling them stays in cache), then each bucket
+    # on its own; the last bucket holds the infs, which tie and stay in input order.
+    n_buckets = max(1, min(1024, n // 64))
+    start = _bucket_sort(values, np.arange(n), lo, hi, n_buckets, order)
+    for b in range(n_buckets):
+        a, z = start[b], start[b + 1]
+        if z - a > 64:
+            part = order[a:z]
+            ids = part.copy()
+            part_values = values[ids]
+            _bucket_sort(part_values, ids, part_values.min(), part_values.max(), (z - a) // 8, part)
+        _insertion_sort(values, order, a, z)
+    return order
+
+
+@numba.njit(cache=True)
+def _bucket_sort(values, ids, lo, hi, n_buckets, out):  # pragma: no cover - compiled
+    """Stable counting sort of ``ids`` (with their ``values``) into ``n_buckets`` equal
+    intervals of [lo, hi], infs after them, into ``out``; returns where each bucket starts."""
+    scale = (n_buckets - 1) / (hi - lo) if hi > lo else 0.0
+    bucket = np.empty(len(ids), dtype=np.int64)
+    start = np.zeros(n_buckets + 2, dtype=np.int64)
+    for i in range(len(ids)):
+        v = values[i]
+        b = min(int((v - lo) * scale), n_buckets - 1) if v < np.inf else n_buckets
+        bucket[i] = b
+        start[b + 1] += 1
+    for b in range(n_buckets + 1):
+        start[b + 1] += start[b]
+    fill = start.copy()
+    for i in range(len(ids)):
+        b = bucket[i]
+        out[fill[b]] = ids[i]
+        fill[b] += 1
+    return start
+
+
+@numba.njit(cache=True)
+def _insertion_sort(values, order, a, z):  # pragma: no cover - compiled
+    """Stable insertion sort of ``order[a:z]`` by ``values``, in place."""
+    for i in range(a + 1, z):
+        k = order[i]
+        v = values[k]
+        j = i
+        while j > a and values[order[j - 1]] > v:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
