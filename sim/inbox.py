@@ -172,8 +172,8 @@ class SignerPool:
         self._key_dtype = np.min_scalar_type(self._nobody)
         self._key_of = np.empty(0, dtype=self._key_dtype)  # by code, for this session
         self._second_of = np.empty(0, dtype=bool)  # by code: in its worker's second inbox
+        self._urgent_of = np.empty(0, dtype=bool)  # by code: urgent enough for overtime
         self._tables_for: tuple[int, np.ndarray] | None = None  # (worker day, home) of those
-        self._cls = np.empty((n, _N_CLASSES), dtype=np.intp)
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
@@ -236,10 +236,8 @@ class SignerPool:
 
     def _log(self, activity: str, minutes: np.ndarray) -> None:
         """Book minutes per signer to their units' cells of today."""
-        worked = minutes > 0
-        if worked.any():
-            cells = self.staff_minutes[self._day, ACTIVITIES.index(activity)]
-            np.add.at(cells, self._unit_of[worked], minutes[worked])
+        cells = self.staff_minutes[self._day, ACTIVITIES.index(activity)]
+        session_kernel.book(cells, self._unit_of, minutes)
 
     # ------------------------------------------------------------------ the session
     def session(self, t: float, end: float, day: int, week: int) -> None:
@@ -276,7 +274,7 @@ class SignerPool:
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
         home = home_new[su]
-        cls = self._session_tables(home)
+        self._session_tables(home)
         unit_args = (learn[su], look_share[su])
         first_round = True
         while True:
@@ -311,31 +309,30 @@ class SignerPool:
         # Overtime only for urgent items the signer knows about: those in the home inbox, or
         # in the second inbox if it was opened this session.
         if cfg.overtime_cap > 0:
-            w = self.worker
-            known = ~_SECOND[cls] | paid[np.maximum(w, 0)][:, None]
-            eligible = (_URGENCY[cls] <= URGENT) & known & (w >= 0)[:, None]
-            urgent = self.pending[eligible.ravel()[self._code[self.pending]]]
+            urgent = session_kernel.overtime_items(
+                self.pending, self._code, self._key_of, self._second_of, self._urgent_of,
+                self._nobody, paid,
+            )  # fmt: skip
         else:
             urgent = self.pending[:0]
         if urgent.size:
             clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
         overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
         self.overtime_used += overtime
-        if overtime.any():
-            np.add.at(self.overtime_minutes[day], self._unit_of, overtime)
+        session_kernel.book(self.overtime_minutes[day], self._unit_of, overtime)
         self.worked += np.where(present, clock - start - idle, 0.0)
         self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
-    def _session_tables(self, home: np.ndarray) -> np.ndarray:
+    def _session_tables(self, home: np.ndarray) -> None:
         """Set the per-code tables of this session from today's workers and their home inbox.
 
-        Returns the class, offset by ``_HOME_NEW`` where the worker's home is Millennium, of
-        every (signer, class) pair, shape (signers, classes). The tables change only with the
-        workers (daily) and the home systems (at go-lives), so they are kept until then.
+        A code's class is offset by ``_HOME_NEW`` where its worker's home is Millennium. The
+        tables change only with the workers (daily) and the home systems (at go-lives), so
+        they are kept until then.
         """
         last = self._tables_for
         if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
-            return self._cls
+            return
         self._tables_for = (self._worker_day, home)
         w = self.worker
         w_ok = np.maximum(w, 0)
@@ -344,8 +341,7 @@ class SignerPool:
         key[w < 0] = self._nobody
         self._key_of = key.ravel().astype(self._key_dtype)
         self._second_of = _SECOND[cls].ravel()
-        self._cls = cls
-        return cls
+        self._urgent_of = (_URGENCY[cls] <= URGENT).ravel()
 
     def _work(self, ids, clock, limit, paid, learn, look_share, regular):
         """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until
@@ -353,15 +349,13 @@ class SignerPool:
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        clock, n_done = session_kernel.work(
+        clock, self.pending = session_kernel.work(
             ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
             self.lookup, self.lookup_u, self.is_chase, learn, look_share, bool(look_share.any()),
             float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
             self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
-            self.signed,
+            self.signed, self.pending,
         )  # fmt: skip
-        if n_done:
-            self.pending = self.pending[~self.signed[self.pending]]
         return clock, paid
 
     def _workers(self, day: int) -> np.ndarray:

@@ -74,14 +74,14 @@ def _pass(pos, sg, e, clock, limit, finish, done):  # pragma: no cover - compile
 def work(
     ids, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase, learn,
     look_share, has_look, switch_cost, paid, clock, limit, regular, head_group, messages, cells,
-    rows, unit_of, gid, sign_times, signed,
+    rows, unit_of, gid, sign_times, signed, pending,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Work ``ids`` (ascending local ids) in priority order from each signer's ``clock`` until
     ``limit``; see :meth:`sim.inbox.SignerPool._work`. An item's sort key is ``8 * worker +
     group``; groups up to ``head_group`` come before the messages. Books staff minutes into
     ``cells`` (today's, activity by unit) at ``rows`` (signing, chase, lookup, dual system,
     messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
-    inbox. Returns the new clocks and the number of items worked."""
+    inbox. Returns the new clocks and ``pending`` without the items signed now."""
     signing, chase, lookup_row, dual_system, messages_row = rows
     order, keys = sort_by_key(ids, code, key_of, nobody)
     m = len(order)
@@ -156,4 +156,38 @@ def work(
             cells[dual_system, unit_of[sg[p]]] += switch_cost
             if switch_cost > 0:
                 paid[sg[p]] = True
-    return clock, n_done
+    if n_done == 0:
+        return clock, pending
+    n_left = 0
+    for i in pending:
+        n_left += not signed[i]
+    left = np.empty(n_left, dtype=np.int64)
+    k = 0
+    for i in pending:
+        if not signed[i]:
+            left[k] = i
+            k += 1
+    return clock, left
+
+
+@numba.njit(cache=True)
+def overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid):  # pragma: no cover
+    """Pending items (in order) that are urgent enough for overtime, have a worker today,
+    and that the worker knows of: in the home inbox, or in the second if it was opened."""
+    out = np.empty(len(pending), dtype=np.int64)
+    m = 0
+    for i in pending:
+        c = code[i]
+        k = key_of[c]
+        if k != nobody and urgent_of[c] and (not second_of[c] or paid[k >> 3]):
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+@numba.njit(cache=True)
+def book(cells, unit_of, minutes):  # pragma: no cover - compiled
+    """Add each signer's positive ``minutes`` to its unit's cell, in signer order."""
+    for s in range(len(minutes)):
+        if minutes[s] > 0:
+            cells[unit_of[s]] += minutes[s]
