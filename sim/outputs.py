@@ -8,11 +8,14 @@ these tables.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 
+from sim.calendar import Calendar
 from sim.inbox import ACTIVITIES
 from sim.kpis import KPIS
 from sim.model import Replication
@@ -46,20 +49,32 @@ def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     return late, np.add(rep.lab_ready, threshold, out=threshold)
 
 
-_SLICE = 1 << 20  # results at a time in _day_counts
-
-
 def _day_counts(rep: Replication, units: np.ndarray, times: np.ndarray) -> np.ndarray:
     """(units, days) counts of results by their unit and the day of ``times``; times outside
-    the horizon (or nan) are not counted. Slice by slice, which keeps the memory peak low."""
+    the horizon (or nan) are not counted."""
     cal = rep.calendar
-    n_units, n_days = len(rep.timeline.units), cal.n_days
-    counts = np.zeros(n_units * n_days, dtype=np.int64)
-    for a in range(0, len(times), _SLICE):
-        t, u = times[a : a + _SLICE], units[a : a + _SLICE]
-        ok = (t >= 0) & (t < cal.horizon_minutes)
-        counts += np.bincount(u[ok] * n_days + cal.day_indices(t[ok]), minlength=counts.size)
-    return counts.reshape(n_units, n_days)
+    counts = np.zeros((len(rep.timeline.units), cal.n_days), dtype=np.int64)
+    _count_days(units, times, _day_of_minute(cal), counts)
+    return counts
+
+
+@functools.lru_cache(maxsize=1)  # the calendar of the replication being tabulated
+def _day_of_minute(cal: Calendar) -> np.ndarray:
+    """Day index of each whole minute of the horizon, in a small integer type (it is read at
+    random, so the smaller the table the more of it stays in cache)."""
+    days = cal.day_indices(np.arange(int(cal.horizon_minutes), dtype=float))
+    return days.astype(np.min_scalar_type(cal.n_days))
+
+
+@numba.njit(cache=True)
+def _count_days(units, times, day_of_minute, counts):  # pragma: no cover - compiled
+    """Count each time inside the horizon in the cell of its unit and day: one pass, instead
+    of a mask, a day lookup and a bincount over every result."""
+    horizon = len(day_of_minute)
+    for i in range(len(times)):
+        t = times[i]
+        if t >= 0 and t < horizon:
+            counts[units[i], day_of_minute[int(t)]] += 1
 
 
 def _ledger(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +143,8 @@ def lab_days(rep: Replication) -> pd.DataFrame:
     labs, dates, counts, p50, p90 = [], [], [], [], []
     for j, lab_id in enumerate(tl.lab_ids):  # lab by lab keeps the memory peak low
         idx = np.flatnonzero(order_lab == j)
-        day = cal.day_indices(np.clip(o.time[idx], 0, cal.horizon_minutes - 1)).astype(small)
+        minute = np.clip(o.time[idx], 0, cal.horizon_minutes - 1).astype(np.intp)
+        day = _day_of_minute(cal)[minute].astype(small, copy=False)
         order = np.argsort(day, kind="stable")  # radix sort for 16-bit keys
         day, idx = day[order], idx[order]
         tat = rep.lab_ready[idx] - o.time[idx]
