@@ -136,22 +136,25 @@ class SignerPool:
         self.cfg = cfg
         self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
         self.n = n = len(cfg.signer_unit)
-        gid = item_ids[_ready_order(items.ready[item_ids], unready_injected)].astype(np.int32)
-        self.gid = gid
+        order, self.ready = _ready_order(items.ready[item_ids], unready_injected)
+        self.gid = gid = item_ids[order].astype(np.int32)
         self.sign_times = items.done
-        self.signer = attrs.signer[gid]
-        self.inbox = items.inbox[gid]
-        self.urgency = attrs.urgency[gid]
+        m = len(gid)
+        self.signer = np.empty(m, dtype=attrs.signer.dtype)
+        self.inbox = np.empty(m, dtype=items.inbox.dtype)
+        self.urgency = np.empty(m, dtype=attrs.urgency.dtype)
         # Signer and class in one small integer: per-session tables indexed by it give an
         # item's sort key, second-inbox flag and overtime eligibility in one gather each.
-        code = self.signer * _N_CLASSES + _item_class(self.urgency, self.inbox)
-        self._code = code.astype(np.min_scalar_type(_N_CLASSES * n))
-        self.ready = items.ready[gid]
-        self.handling = attrs.handling[gid]
-        self.is_chase = attrs.is_chase[gid]
-        self.lookup = attrs.lookup[gid]
-        self.lookup[self.is_chase] = 0  # a chase task never needs a lookup
-        self.lookup_u = attrs.lookup_u[gid]
+        self._code = np.empty(m, dtype=np.min_scalar_type(_N_CLASSES * n))
+        self.handling = np.empty(m, dtype=attrs.handling.dtype)
+        self.is_chase = np.empty(m, dtype=bool)
+        self.lookup = np.empty(m, dtype=attrs.lookup.dtype)  # 0 for chase tasks
+        self.lookup_u = np.empty(m, dtype=attrs.lookup_u.dtype)
+        session_kernel.take_items(
+            gid, attrs.signer, items.inbox, attrs.urgency, attrs.handling, attrs.is_chase,
+            attrs.lookup, attrs.lookup_u, _N_CLASSES, self.signer, self.inbox, self.urgency,
+            self._code, self.handling, self.is_chase, self.lookup, self.lookup_u,
+        )  # fmt: skip
         self.signed = np.zeros(len(gid), dtype=bool)
         # Items from here on never arrive by themselves (ready = inf) but may be injected.
         self._queue_end = int(np.searchsorted(self.ready, np.inf))
@@ -401,18 +404,21 @@ _KERNEL_ROWS = tuple(
 )
 
 
-def _ready_order(ready: np.ndarray, unready_injected: bool) -> np.ndarray:
+def _ready_order(ready: np.ndarray, unready_injected: bool) -> tuple[np.ndarray, np.ndarray]:
     """Local order of a pool's items: by ready time, ties as ``np.argsort`` has always put them.
 
     Ties matter: local order is "oldest first". Finite ready times practically never tie, and
     the order of the items that never arrive by themselves (``inf``) matters only if some of
     them are injected later (``unready_injected``). Unless either happens, the fast stable
     sort gives the very same results; else numpy's quicksort keeps its order of ties.
+    Returns the order and the sorted ready times.
     """
     order = argsort_nearly_sorted(ready)
-    if unready_injected or has_finite_ties(ready[order]):
+    in_order = ready[order]
+    if unready_injected or has_finite_ties(in_order):
         order = np.argsort(ready)
-    return order
+        in_order = ready[order]
+    return order, in_order
 
 
 def _absence_streaks(present: np.ndarray) -> np.ndarray:
