@@ -237,11 +237,6 @@ class SignerPool:
         self.workload += workload
         self._workload_left = float(self.workload.sum())
 
-    def _log(self, activity: str, minutes: np.ndarray) -> None:
-        """Book minutes per signer to their units' cells of today."""
-        cells = self.staff_minutes[self._day, ACTIVITIES.index(activity)]
-        session_kernel.book(cells, self._unit_of, minutes)
-
     # ------------------------------------------------------------------ the session
     def session(self, t: float, end: float, day: int, week: int) -> None:
         """Work the session that opens at ``t`` and nominally ends at ``end``."""
@@ -263,13 +258,9 @@ class SignerPool:
         clock = start.copy()
         if self._workload_left > 0:
             cap = avail * cfg.workload_share
-            for c, name in enumerate(WORKLOAD):
-                if not self.workload[c].any():
-                    continue
-                take = np.minimum(self.workload[c], cap)
-                self.workload[c] -= take
-                cap -= take
-                self._log(name, take)
+            session_kernel.take_workload(
+                self.workload, cap, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of
+            )
             clock += avail * cfg.workload_share - cap
             self._workload_left = float(self.workload.sum())
         idle = np.zeros(self.n)
@@ -398,7 +389,8 @@ _URGENCY = _CLASSES % _HOME_NEW // 2
 _GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
 _HEAD_GROUP = 1  # groups up to this one are worked before the messages
 _N_CLASSES = _HOME_NEW
-# Rows of a day's staff-minute cells that the session kernel books into.
+# Rows of a day's staff-minute cells that the session kernels book into.
+_WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])
 _KERNEL_ROWS = tuple(
     ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system", "messages")
 )

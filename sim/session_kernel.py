@@ -186,6 +186,22 @@ def overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid):  
 
 
 @numba.njit(cache=True)
+def take_workload(workload, cap, cells, rows, unit_of):  # pragma: no cover - compiled
+    """Each signer works scheduled workload (category, signer) in category order, up to
+    ``cap`` minutes (reduced in place); booked to the category's row of ``cells``."""
+    for c in range(workload.shape[0]):
+        left = workload[c]
+        if not left.any():
+            continue
+        for s in range(len(cap)):
+            take = min(left[s], cap[s])
+            left[s] -= take
+            cap[s] -= take
+            if take > 0:
+                cells[rows[c], unit_of[s]] += take
+
+
+@numba.njit(cache=True)
 def book(cells, unit_of, minutes):  # pragma: no cover - compiled
     """Add each signer's positive ``minutes`` to its unit's cell, in signer order."""
     for s in range(len(minutes)):
