@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import hashlib
 import math
 import os
 import secrets
@@ -39,7 +40,7 @@ from sim.kpis import thresholds
 from sim.model import run_replication
 from sim.outputs import tabulate
 from sim.runfolder import RunFolder, RunFolderError, environment
-from sim.scenario import LoadedScenario, load_scenario
+from sim.scenario import LoadedScenario, load_doc, load_scenario, variant_patches
 from sim.summary import summarise
 
 MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
@@ -314,8 +315,6 @@ def start_run(
 
 def _descriptions(plan: Plan) -> dict[str, str]:
     """Each variant's ``description`` from the scenario file, or its overrides."""
-    from sim.scenario import load_doc, variant_patches
-
     patches = variant_patches(load_doc(Path(plan.scenario_file)).data)
     out = {}
     for v in plan.variants:
@@ -326,8 +325,7 @@ def _descriptions(plan: Plan) -> dict[str, str]:
 
 
 def _combine(hashes: dict[str, str]) -> str:
-    import hashlib
-
+    """One hash for a run of several variants (its folder name's ``hash8``)."""
     text = "\n".join(f"{k}={v}" for k, v in sorted(hashes.items()))
     return hashlib.sha256(text.encode()).hexdigest()
 
