@@ -251,20 +251,15 @@ class SignerPool:
         if day != self._worker_day:
             self.worker = self._workers(day)
             self._worker_day = day
-        start = np.maximum(t, self.busy_until)
-        close = t + (end - t) * train[su]  # training takes the end of the session
-        avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
         # Scheduled workload first, up to its share of the session.
-        clock = start.copy()
-        if self._workload_left > 0:
-            cap = avail * cfg.workload_share
-            session_kernel.take_workload(
-                self.workload, cap, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of
-            )
-            clock += avail * cfg.workload_share - cap
+        with_workload = self._workload_left > 0
+        start, close, clock, limit = session_kernel.open_session(
+            t, end, self.busy_until, train, su, present, with_workload, cfg.workload_share,
+            self.workload, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of,
+        )  # fmt: skip
+        if with_workload:
             self._workload_left = float(self.workload.sum())
         idle = np.zeros(self.n)
-        limit = np.where(present, close, -np.inf)
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
         home = home_new[su]
@@ -298,8 +293,6 @@ class SignerPool:
             idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
         # Urgent leftovers in overtime, up to the weekly cap.
-        room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
-        ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
         # Overtime only for urgent items the signer knows about: those in the home inbox, or
         # in the second inbox if it was opened this session.
         if cfg.overtime_cap > 0:
@@ -310,12 +303,14 @@ class SignerPool:
         else:
             urgent = self.pending[:0]
         if urgent.size:
+            ot_limit = session_kernel.overtime_limits(
+                present, close, clock, float(cfg.overtime_cap), self.overtime_used
+            )
             clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
-        overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
-        self.overtime_used += overtime
-        session_kernel.book(self.overtime_minutes[day], self._unit_of, overtime)
-        self.worked += np.where(present, clock - start - idle, 0.0)
-        self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
+        session_kernel.close_session(
+            present, start, close, clock, idle, self.overtime_used, self.overtime_minutes[day],
+            self._unit_of, self.worked, self.busy_until,
+        )  # fmt: skip
 
     def _session_tables(self, home: np.ndarray) -> None:
         """Set the per-code tables of this session from today's workers and their home inbox.
