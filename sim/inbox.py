@@ -264,21 +264,51 @@ class SignerPool:
         paid = np.zeros(self.n, dtype=bool)
         home = home_new[su]
         self._session_tables(home)
-        unit_args = (learn[su], look_share[su])
+        learn, look_share = learn[su], look_share[su]
+        if cfg.refresh:
+            clock = self._refresh_rounds(
+                t, present, close, clock, limit, paid, idle, learn, look_share
+            )
+        # Then urgent leftovers in overtime, up to the weekly cap. Overtime only for urgent
+        # items the signer knows about: those in the home inbox, or in the second inbox if it
+        # was opened this session. One compiled call, as most sessions are only this.
+        self.pending = session_kernel.finish_session(
+            not cfg.refresh, self.pending, self._code, self._key_of, self._second_of,
+            self._urgent_of, self._nobody, self.handling, self.lookup, self.lookup_u,
+            self.is_chase, learn, look_share, bool(look_share.any()), float(cfg.switch_cost), paid,
+            clock, limit, _HEAD_GROUP, self.messages, self.staff_minutes[day], _KERNEL_ROWS,
+            self._unit_of, self.gid, self.sign_times, self.signed, present, start, close, idle,
+            float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day],
+            self.worked, self.busy_until,
+        )  # fmt: skip
+
+    def _refresh_rounds(
+        self,
+        t: float,
+        present: np.ndarray,
+        close: np.ndarray,
+        clock: np.ndarray,
+        limit: np.ndarray,
+        paid: np.ndarray,
+        idle: np.ndarray,
+        learn: np.ndarray,
+        look_share: np.ndarray,
+    ) -> np.ndarray:
+        """Regular work of a ``refresh`` session: round after round, each over what arrived
+        while the signer worked; idle signers jump to their next arrival (``idle`` is added to
+        in place). Returns the clocks."""
         first_round = True
         while True:
             ids = self.pending
             if not first_round:  # refresh: only what arrived while the signer worked
                 ids = ids[self.ready[ids] <= clock[self.worker[self.signer[ids]]]]
             if ids.size:
-                clock, paid = self._work(ids, clock, limit, paid, *unit_args, True)
+                clock, paid = self._work(ids, clock, limit, paid, learn, look_share, True)
             first_round = False
-            if not cfg.refresh:
-                break
             self.admit(float(np.max(np.where(present, close, t))))
             waiting = self.pending
             if not waiting.size:
-                break
+                return clock
             w_sg = self.worker[self.signer[waiting]]
             waiting, w_sg = waiting[w_sg >= 0], w_sg[w_sg >= 0]
             startable = (self.ready[waiting] <= clock[w_sg]) & (clock[w_sg] < limit[w_sg])
@@ -289,28 +319,9 @@ class SignerPool:
             np.minimum.at(nxt, w_sg, self.ready[waiting])
             jump = present & (nxt > clock) & (nxt < limit)
             if not jump.any():
-                break
+                return clock
             idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
-        # Urgent leftovers in overtime, up to the weekly cap.
-        # Overtime only for urgent items the signer knows about: those in the home inbox, or
-        # in the second inbox if it was opened this session.
-        if cfg.overtime_cap > 0:
-            urgent = session_kernel.overtime_items(
-                self.pending, self._code, self._key_of, self._second_of, self._urgent_of,
-                self._nobody, paid,
-            )  # fmt: skip
-        else:
-            urgent = self.pending[:0]
-        if urgent.size:
-            ot_limit = session_kernel.overtime_limits(
-                present, close, clock, float(cfg.overtime_cap), self.overtime_used
-            )
-            clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
-        session_kernel.close_session(
-            present, start, close, clock, idle, self.overtime_used, self.overtime_minutes[day],
-            self._unit_of, self.worked, self.busy_until,
-        )  # fmt: skip
 
     def _session_tables(self, home: np.ndarray) -> None:
         """Set the per-code tables of this session from today's workers and their home inbox.

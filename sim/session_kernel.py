@@ -281,3 +281,36 @@ def close_session(
         if overtime > 0:
             overtime_cells[unit_of[s]] += overtime
         worked[s] += worked_now
+
+
+@numba.njit(cache=True)
+def finish_session(
+    first_round, pending, code, key_of, second_of, urgent_of, nobody, handling, lookup, lookup_u,
+    is_chase, learn, look_share, has_look, switch_cost, paid, clock, limit, head_group, messages,
+    cells, rows, unit_of, gid, sign_times, signed, present, start, close, idle, overtime_cap,
+    overtime_used, overtime_cells, worked, busy_until,
+):  # pragma: no cover - compiled  # fmt: skip
+    """The rest of a session in one call: a round of :func:`work` over everything ``pending``
+    if ``first_round`` (sessions that do not refresh have only this one), then urgent leftovers
+    in overtime (:func:`overtime_items`, :func:`overtime_limits`) when there is a cap, then
+    :func:`close_session`. Returns ``pending`` without what was signed."""
+    if first_round and len(pending):
+        clock, pending = work(
+            pending, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
+            learn, look_share, has_look, switch_cost, paid, clock, limit, True, head_group,
+            messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+        )  # fmt: skip
+    if overtime_cap > 0:
+        urgent = overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid)
+        if len(urgent):
+            ot_limit = overtime_limits(present, close, clock, overtime_cap, overtime_used)
+            clock, pending = work(
+                urgent, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
+                learn, look_share, has_look, switch_cost, paid, clock, ot_limit, False,
+                head_group, messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+            )  # fmt: skip
+    close_session(
+        present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked,
+        busy_until,
+    )  # fmt: skip
+    return pending
