@@ -292,11 +292,14 @@ def simulate(rep: Replication) -> Replication:
         su = pool.cfg.signer_unit
         signer_count = np.bincount(su, minlength=len(tl.units))[su]
         last_day = -1
-        for start, end in pool.cfg.sessions:
-            if start >= cal.horizon_minutes:
-                break
+        sessions = pool.cfg.sessions
+        past = np.flatnonzero(sessions[:, 0] >= cal.horizon_minutes)
+        sessions = sessions[: past[0] if past.size else len(sessions)]
+        # Days of all sessions in one call: day_index per session was a numpy call each.
+        for (start, end), day in zip(
+            sessions, cal.day_indices(sessions[:, 0]).tolist(), strict=True
+        ):
             yield env.timeout(start - env.now)
-            day = cal.day_index(start)
             if day != last_day:
                 msgs = np.full(pool.n, kind.message_minutes_per_day)
                 span = slice(last_day + 1, day + 1)
