@@ -128,15 +128,10 @@ def generate_orders(
     for i, u in enumerate(tl.units):
         n = int(potential[i].sum())
         b = a + int(placed[i].sum())
-        # Positions of the placed orders, found once: each column is then gathered straight
-        # into its slice, not masked into a temporary (one mask scan per column) and copied.
-        keep = None if kept[i] is None else np.flatnonzero(kept[i])
+        keep = kept[i]
 
         def put(name: str, values: np.ndarray, sl=slice(a, b), keep=keep) -> None:
-            if keep is None:
-                cols[name][sl] = values
-            else:
-                np.take(values, keep, out=cols[name][sl])
+            cols[name][sl] = values if keep is None else values[keep]
 
         kind = s.site_kinds[u.kind]
         days = np.repeat(day_idx, potential[i])
