@@ -334,14 +334,14 @@ class SignerPool:
         if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
             return
         self._tables_for = (self._worker_day, home)
-        w = self.worker
-        w_ok = np.maximum(w, 0)
-        cls = np.where(home[w_ok], _HOME_NEW, 0)[:, None] + np.arange(_N_CLASSES)
-        key = (8 * w_ok)[:, None] + _GROUP[cls]
-        key[w < 0] = self._nobody
-        self._key_of = key.ravel().astype(self._key_dtype)
-        self._second_of = _SECOND[cls].ravel()
-        self._urgent_of = (_URGENCY[cls] <= URGENT).ravel()
+        size = self.n * _N_CLASSES  # one entry per code
+        self._key_of = np.empty(size, dtype=self._key_dtype)
+        self._second_of = np.empty(size, dtype=bool)
+        self._urgent_of = np.empty(size, dtype=bool)
+        session_kernel.session_tables(
+            self.worker, home, _GROUP, _SECOND, _URGENCY, URGENT, _HOME_NEW, self._nobody,
+            self._key_of, self._second_of, self._urgent_of,
+        )  # fmt: skip
 
     def _work(self, ids, clock, limit, paid, learn, look_share, regular):
         """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until

@@ -314,3 +314,24 @@ def finish_session(
         busy_until,
     )  # fmt: skip
     return pending
+
+
+@numba.njit(cache=True)
+def session_tables(
+    worker, home, group, second, urgency, urgent_max, home_new, nobody, key_of, second_of,
+    urgent_of,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Fill the per-code tables (code = signer * classes + class) of a session in place: sort
+    key ``8 * worker + group`` (``nobody`` without a worker), in the worker's second inbox,
+    urgent enough for overtime. A class is looked up offset by ``home_new`` where the
+    worker's home is Millennium (that of signer 0 stands in when nobody works the inbox)."""
+    n_classes = home_new
+    for s in range(len(worker)):
+        w = max(worker[s], 0)
+        offset = home_new if home[w] else 0
+        for k in range(n_classes):
+            c = offset + k
+            j = s * n_classes + k
+            key_of[j] = nobody if worker[s] < 0 else 8 * w + group[c]
+            second_of[j] = second[c]
+            urgent_of[j] = urgency[c] <= urgent_max
