@@ -251,39 +251,64 @@ class SignerPool:
         if day != self._worker_day:
             self.worker = self._workers(day)
             self._worker_day = day
-        start = np.maximum(t, self.busy_until)
-        close = t + (end - t) * train[su]  # training takes the end of the session
-        avail = np.where(present, np.maximum(close - start, 0.0), 0.0)
         # Scheduled workload first, up to its share of the session.
-        clock = start.copy()
-        if self._workload_left > 0:
-            cap = avail * cfg.workload_share
-            session_kernel.take_workload(
-                self.workload, cap, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of
-            )
-            clock += avail * cfg.workload_share - cap
+        with_workload = self._workload_left > 0
+        start, close, clock, limit = session_kernel.open_session(
+            t, end, self.busy_until, train, su, present, with_workload, cfg.workload_share,
+            self.workload, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of,
+        )  # fmt: skip
+        if with_workload:
             self._workload_left = float(self.workload.sum())
         idle = np.zeros(self.n)
-        limit = np.where(present, close, -np.inf)
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
         home = home_new[su]
         self._session_tables(home)
-        unit_args = (learn[su], look_share[su])
+        learn, look_share = learn[su], look_share[su]
+        if cfg.refresh:
+            clock = self._refresh_rounds(
+                t, present, close, clock, limit, paid, idle, learn, look_share
+            )
+        # Then urgent leftovers in overtime, up to the weekly cap. Overtime only for urgent
+        # items the signer knows about: those in the home inbox, or in the second inbox if it
+        # was opened this session. One compiled call, as most sessions are only this.
+        self.pending = session_kernel.finish_session(
+            not cfg.refresh, self.pending, self._code, self._key_of, self._second_of,
+            self._urgent_of, self._nobody, self.handling, self.lookup, self.lookup_u,
+            self.is_chase, learn, look_share, bool(look_share.any()), float(cfg.switch_cost), paid,
+            clock, limit, _HEAD_GROUP, self.messages, self.staff_minutes[day], _KERNEL_ROWS,
+            self._unit_of, self.gid, self.sign_times, self.signed, present, start, close, idle,
+            float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day],
+            self.worked, self.busy_until,
+        )  # fmt: skip
+
+    def _refresh_rounds(
+        self,
+        t: float,
+        present: np.ndarray,
+        close: np.ndarray,
+        clock: np.ndarray,
+        limit: np.ndarray,
+        paid: np.ndarray,
+        idle: np.ndarray,
+        learn: np.ndarray,
+        look_share: np.ndarray,
+    ) -> np.ndarray:
+        """Regular work of a ``refresh`` session: round after round, each over what arrived
+        while the signer worked; idle signers jump to their next arrival (``idle`` is added to
+        in place). Returns the clocks."""
         first_round = True
         while True:
             ids = self.pending
             if not first_round:  # refresh: only what arrived while the signer worked
                 ids = ids[self.ready[ids] <= clock[self.worker[self.signer[ids]]]]
             if ids.size:
-                clock, paid = self._work(ids, clock, limit, paid, *unit_args, True)
+                clock, paid = self._work(ids, clock, limit, paid, learn, look_share, True)
             first_round = False
-            if not cfg.refresh:
-                break
             self.admit(float(np.max(np.where(present, close, t))))
             waiting = self.pending
             if not waiting.size:
-                break
+                return clock
             w_sg = self.worker[self.signer[waiting]]
             waiting, w_sg = waiting[w_sg >= 0], w_sg[w_sg >= 0]
             startable = (self.ready[waiting] <= clock[w_sg]) & (clock[w_sg] < limit[w_sg])
@@ -294,28 +319,9 @@ class SignerPool:
             np.minimum.at(nxt, w_sg, self.ready[waiting])
             jump = present & (nxt > clock) & (nxt < limit)
             if not jump.any():
-                break
+                return clock
             idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
-        # Urgent leftovers in overtime, up to the weekly cap.
-        room = np.maximum(cfg.overtime_cap - self.overtime_used, 0.0)
-        ot_limit = np.where(present, np.maximum(close + room, clock), -np.inf)
-        # Overtime only for urgent items the signer knows about: those in the home inbox, or
-        # in the second inbox if it was opened this session.
-        if cfg.overtime_cap > 0:
-            urgent = session_kernel.overtime_items(
-                self.pending, self._code, self._key_of, self._second_of, self._urgent_of,
-                self._nobody, paid,
-            )  # fmt: skip
-        else:
-            urgent = self.pending[:0]
-        if urgent.size:
-            clock, paid = self._work(urgent, clock, ot_limit, paid, *unit_args, False)
-        overtime = np.where(present, np.maximum(clock - close, 0.0), 0.0)
-        self.overtime_used += overtime
-        session_kernel.book(self.overtime_minutes[day], self._unit_of, overtime)
-        self.worked += np.where(present, clock - start - idle, 0.0)
-        self.busy_until = np.where(present, np.maximum(self.busy_until, clock), self.busy_until)
 
     def _session_tables(self, home: np.ndarray) -> None:
         """Set the per-code tables of this session from today's workers and their home inbox.
@@ -328,14 +334,14 @@ class SignerPool:
         if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
             return
         self._tables_for = (self._worker_day, home)
-        w = self.worker
-        w_ok = np.maximum(w, 0)
-        cls = np.where(home[w_ok], _HOME_NEW, 0)[:, None] + np.arange(_N_CLASSES)
-        key = (8 * w_ok)[:, None] + _GROUP[cls]
-        key[w < 0] = self._nobody
-        self._key_of = key.ravel().astype(self._key_dtype)
-        self._second_of = _SECOND[cls].ravel()
-        self._urgent_of = (_URGENCY[cls] <= URGENT).ravel()
+        size = self.n * _N_CLASSES  # one entry per code
+        self._key_of = np.empty(size, dtype=self._key_dtype)
+        self._second_of = np.empty(size, dtype=bool)
+        self._urgent_of = np.empty(size, dtype=bool)
+        session_kernel.session_tables(
+            self.worker, home, _GROUP, _SECOND, _URGENCY, URGENT, _HOME_NEW, self._nobody,
+            self._key_of, self._second_of, self._urgent_of,
+        )  # fmt: skip
 
     def _work(self, ids, clock, limit, paid, learn, look_share, regular):
         """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until

@@ -58,9 +58,14 @@ def result_times(
     n_hours = int(np.ceil(cal.horizon_minutes / 60.0)) + 24 * 60  # room for the tail
     ready = np.empty(len(orders))
     manual = np.zeros(len(orders), dtype=bool)
-    order_lab = tl.unit_lab.astype(np.min_scalar_type(len(sc.model.labs)))[orders.unit]
+    # Orders are stored unit after unit, so a lab's orders are its units' slices, in order:
+    # the same indices as a scan of every order's lab, without a full-length pass per lab.
+    bounds = np.searchsorted(orders.unit, np.arange(len(tl.units) + 1))
     for j, lab in enumerate(sc.model.labs):
-        idx = np.flatnonzero(order_lab == j)
+        units = np.flatnonzero(tl.unit_lab == j)
+        idx = np.concatenate(
+            [np.arange(bounds[u], bounds[u + 1]) for u in units] or [np.empty(0, np.int64)]
+        )
         if idx.size == 0:
             continue
         arrivals = orders.time[idx]

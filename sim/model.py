@@ -99,7 +99,13 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         members = np.flatnonzero(pool_of_unit == k)
         signer_offset[members] = np.r_[0, np.cumsum(signers[members])[:-1]]
     orders, ready, legacy, fate, items, attrs = _draw_items(sc, cal, tl, streams, signer_offset)
-    item_pool = pool_of_unit.astype(np.min_scalar_type(len(kinds)))[items.unit]
+    # Results, then chase tasks, are each stored unit after unit: where each unit's run starts.
+    n_res = len(orders)
+    runs = np.arange(len(tl.units) + 1)
+    bounds = (
+        np.searchsorted(items.unit[:n_res], runs),
+        n_res + np.searchsorted(items.unit[n_res:], runs),
+    )
     state = _unit_state(sc, tl)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
@@ -128,13 +134,21 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             cover_after_days=s.staffing.cover_after_days,
         )
         pools[kind_id] = SignerPool(
-            cfg, items, attrs, np.flatnonzero(item_pool == k), state, unready_injected
+            cfg, items, attrs, _items_of_units(bounds, members), state, unready_injected
         )
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
         fate == FATE_REROUTE, pools, streams, 0.0,
     )  # fmt: skip
+
+
+def _items_of_units(bounds: tuple[np.ndarray, ...], units: np.ndarray) -> np.ndarray:
+    """Ascending indices of the items of ``units`` (ascending), from where each unit's run
+    starts in each part (``bounds``): the same as scanning every item's unit, without a
+    full-length pass per pool."""
+    parts = [np.arange(b[u], b[u + 1]) for b in bounds for u in units]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _draw_items(
@@ -292,11 +306,14 @@ def simulate(rep: Replication) -> Replication:
         su = pool.cfg.signer_unit
         signer_count = np.bincount(su, minlength=len(tl.units))[su]
         last_day = -1
-        for start, end in pool.cfg.sessions:
-            if start >= cal.horizon_minutes:
-                break
+        sessions = pool.cfg.sessions
+        past = np.flatnonzero(sessions[:, 0] >= cal.horizon_minutes)
+        sessions = sessions[: past[0] if past.size else len(sessions)]
+        # Days of all sessions in one call: day_index per session was a numpy call each.
+        for (start, end), day in zip(
+            sessions, cal.day_indices(sessions[:, 0]).tolist(), strict=True
+        ):
             yield env.timeout(start - env.now)
-            day = cal.day_index(start)
             if day != last_day:
                 msgs = np.full(pool.n, kind.message_minutes_per_day)
                 span = slice(last_day + 1, day + 1)

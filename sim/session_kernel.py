@@ -202,14 +202,6 @@ def take_workload(workload, cap, cells, rows, unit_of):  # pragma: no cover - co
 
 
 @numba.njit(cache=True)
-def book(cells, unit_of, minutes):  # pragma: no cover - compiled
-    """Add each signer's positive ``minutes`` to its unit's cell, in signer order."""
-    for s in range(len(minutes)):
-        if minutes[s] > 0:
-            cells[unit_of[s]] += minutes[s]
-
-
-@numba.njit(cache=True)
 def take_items(
     gid, signer, inbox, urgency, handling, is_chase, lookup, lookup_u, n_classes, out_signer,
     out_inbox, out_urgency, out_code, out_handling, out_is_chase, out_lookup, out_lookup_u,
@@ -226,3 +218,120 @@ def take_items(
         out_is_chase[j] = is_chase[g]
         out_lookup[j] = 0 if is_chase[g] else lookup[g]
         out_lookup_u[j] = lookup_u[g]
+
+
+@numba.njit(cache=True)
+def open_session(
+    t, end, busy_until, train, signer_unit, present, with_workload, share, workload, cells, rows,
+    unit_of,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Each signer's start (``t`` or later, when still busy), close (training takes the end of
+    the session), clock after the scheduled workload (up to ``share`` of the time available,
+    when ``with_workload``; see :func:`take_workload`) and limit (``-inf`` when absent).
+
+    The numpy steps of :meth:`sim.inbox.SignerPool.session` element by element, with the same
+    operations, fused so that a session does not pay a dozen small numpy calls."""
+    n = len(signer_unit)
+    start = np.empty(n)
+    close = np.empty(n)
+    avail = np.empty(n)
+    limit = np.empty(n)
+    span = end - t
+    for s in range(n):
+        start[s] = max(t, busy_until[s])
+        close[s] = t + span * train[signer_unit[s]]
+        avail[s] = max(close[s] - start[s], 0.0) if present[s] else 0.0
+        limit[s] = close[s] if present[s] else -np.inf
+    clock = start.copy()
+    if with_workload:
+        cap = avail * share
+        take_workload(workload, cap, cells, rows, unit_of)
+        for s in range(n):
+            clock[s] += avail[s] * share - cap[s]
+    return start, close, clock, limit
+
+
+@numba.njit(cache=True)
+def overtime_limits(present, close, clock, overtime_cap, overtime_used):  # pragma: no cover
+    """Until when each present signer may start items in overtime: the session's close plus
+    what is left of the week's cap, or the clock if later; ``-inf`` when absent."""
+    out = np.empty(len(close))
+    for s in range(len(close)):
+        room = max(overtime_cap - overtime_used[s], 0.0)
+        out[s] = max(close[s] + room, clock[s]) if present[s] else -np.inf
+    return out
+
+
+@numba.njit(cache=True)
+def close_session(
+    present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked, busy_until
+):  # pragma: no cover - compiled
+    """Book what the session ended with, in place: overtime past the close (into the week's
+    use and, in signer order, the day's cells), minutes worked, and until when each present
+    signer is busy."""
+    for s in range(len(close)):
+        if present[s]:
+            overtime = max(clock[s] - close[s], 0.0)
+            worked_now = clock[s] - start[s] - idle[s]
+            busy_until[s] = max(busy_until[s], clock[s])
+        else:
+            overtime = 0.0
+            worked_now = 0.0
+        overtime_used[s] += overtime
+        if overtime > 0:
+            overtime_cells[unit_of[s]] += overtime
+        worked[s] += worked_now
+
+
+@numba.njit(cache=True)
+def finish_session(
+    first_round, pending, code, key_of, second_of, urgent_of, nobody, handling, lookup, lookup_u,
+    is_chase, learn, look_share, has_look, switch_cost, paid, clock, limit, head_group, messages,
+    cells, rows, unit_of, gid, sign_times, signed, present, start, close, idle, overtime_cap,
+    overtime_used, overtime_cells, worked, busy_until,
+):  # pragma: no cover - compiled  # fmt: skip
+    """The rest of a session in one call: a round of :func:`work` over everything ``pending``
+    if ``first_round`` (sessions that do not refresh have only this one), then urgent leftovers
+    in overtime (:func:`overtime_items`, :func:`overtime_limits`) when there is a cap, then
+    :func:`close_session`. Returns ``pending`` without what was signed."""
+    if first_round and len(pending):
+        clock, pending = work(
+            pending, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
+            learn, look_share, has_look, switch_cost, paid, clock, limit, True, head_group,
+            messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+        )  # fmt: skip
+    if overtime_cap > 0:
+        urgent = overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid)
+        if len(urgent):
+            ot_limit = overtime_limits(present, close, clock, overtime_cap, overtime_used)
+            clock, pending = work(
+                urgent, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
+                learn, look_share, has_look, switch_cost, paid, clock, ot_limit, False,
+                head_group, messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+            )  # fmt: skip
+    close_session(
+        present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked,
+        busy_until,
+    )  # fmt: skip
+    return pending
+
+
+@numba.njit(cache=True)
+def session_tables(
+    worker, home, group, second, urgency, urgent_max, home_new, nobody, key_of, second_of,
+    urgent_of,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Fill the per-code tables (code = signer * classes + class) of a session in place: sort
+    key ``8 * worker + group`` (``nobody`` without a worker), in the worker's second inbox,
+    urgent enough for overtime. A class is looked up offset by ``home_new`` where the
+    worker's home is Millennium (that of signer 0 stands in when nobody works the inbox)."""
+    n_classes = home_new
+    for s in range(len(worker)):
+        w = max(worker[s], 0)
+        offset = home_new if home[w] else 0
+        for k in range(n_classes):
+            c = offset + k
+            j = s * n_classes + k
+            key_of[j] = nobody if worker[s] < 0 else 8 * w + group[c]
+            second_of[j] = second[c]
+            urgent_of[j] = urgency[c] <= urgent_max
