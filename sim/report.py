@@ -250,8 +250,8 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
 <title>{_e(title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
-<p class=muted>Run {_e(manifest['run'])}, {manifest['replications']} replications per variant,
-written {_e(created)}; status {_e(manifest.get('status'))}.</p>
+<p class=muted>Run {_e(manifest["run"])}, {manifest["replications"]} replications per variant,
+written {_e(created)}; status {_e(manifest.get("status"))}.</p>
 <p class=lead id=summary>{summary_paragraph(kpis, manifest)}</p>
 <h2>Where and when risk piles up</h2>{chart_html}
 <h2>Key indicators</h2>
@@ -285,5 +285,3 @@ def write_report(run_dir: str | Path, baseline: str | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
-
-
