@@ -373,7 +373,7 @@ def simulate(rep: Replication) -> Replication:
         env.process(pool_process(pool, kind_id))
     for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
         env.process(lock_process(int(i)))
-    if pol.mode not in ("drain", "lost"):  # reroute, or a registered policy that may
+    if leftover_fate == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
         env.process(reroute_process())
     env.run(until=cal.horizon_minutes)
     return rep

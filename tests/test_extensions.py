@@ -87,7 +87,8 @@ def test_drain_then_reroute_turns_orphans_into_rerouted_results():
 def test_a_registered_site_kind_can_be_used_without_defining_it(monkeypatch):
     sc = load_scenario(TINY)
     ward = sc.model.site_kinds["hospital_unit"].model_dump(mode="json")
-    monkeypatch.setitem(extensions.SITE_KINDS, "radiology_unit", {**ward, "setting": "inpatient"})
+    monkeypatch.setattr(extensions, "SITE_KINDS", dict(extensions.SITE_KINDS))  # undone after
+    extensions.register_site_kind("radiology_unit", {**ward, "setting": "inpatient"})
     changed = with_changes(sc, ["sites[ward].kind=radiology_unit"])
     assert "radiology_unit" in changed.model.site_kinds
     assert "radiology_unit" in changed.resolved_data()["site_kinds"]  # saved with each run

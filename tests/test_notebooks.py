@@ -37,4 +37,3 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     )
     client.execute()  # raises CellExecutionError, with the cell and traceback, on failure
     assert any(p.is_dir() for p in tmp_path.iterdir()), "the notebook wrote no run folder"
-    assert os.environ["CUTOVER_QUICK"] == "1"
