@@ -343,15 +343,29 @@ def results(rep: Replication, late: np.ndarray) -> pd.DataFrame:
     )
 
 
+def week_starts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of consecutive calendar days (``datetime64``): the Monday each ISO week they touch
+    starts on (``datetime64[D]``, possibly before the first day), and the index of the week's
+    first day among ``days``."""
+    days = days.astype("datetime64[D]")
+    monday = days - (days.view(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    starts = np.flatnonzero(np.r_[True, monday[1:] != monday[:-1]])
+    return monday[starts], starts
+
+
 def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, float]:
     """Replication totals and peaks, named as in :data:`sim.kpis.KPIS`."""
-    weekly = days.groupby(["unit", days["date"].dt.to_period("W")])["late_abnormal"].sum()
+    n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
+    _, starts = week_starts(np.array(rep.calendar.days, dtype="datetime64[D]"))
+    late_days = days["late_abnormal"].to_numpy().reshape(n_units, n_days)
+    weekly = np.add.reduceat(late_days, starts, axis=1)  # per unit and ISO week
+    backlog = days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0)
     extra = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
     values = {
         "late_abnormal": float(late.sum()),
         "orphans": float((~np.isnan(rep.orphan_time)).sum()),
-        "late_abnormal_peak_site_week": float(weekly.max()) if len(weekly) else 0.0,
-        "backlog_peak": float(days.groupby("date")["backlog"].sum().max()),
+        "late_abnormal_peak_site_week": float(weekly.max()) if weekly.size else 0.0,
+        "backlog_peak": float(backlog.max()),
         "overtime_hours": float(days["overtime_hours"].sum()),
         "dual_system_hours": float(days["dual_system_hours"].sum()),
         "extra_staff_hours": float(days[extra].to_numpy().sum()) + rep.reroute_minutes / 60.0,
