@@ -203,28 +203,56 @@ def _turnarounds_by_lab_day(
     return tat, counts
 
 
+#: A group's values are sorted into this many buckets by the leading bits of their floats
+#: (eight buckets per doubling, from the group's smallest value up; the last bucket takes the
+#: rest), in value order, so that each order statistic is selected within one small bucket.
+_BUCKETS = 256
+_BUCKET_SHIFT = 52 - 3  # keeps a float's exponent and the top three bits of its mantissa
+
+
 @numba.njit(cache=True)
 def _group_quantiles(x, bounds):  # pragma: no cover - compiled
     """Median and 90th percentile of each group ``x[bounds[g]:bounds[g + 1]]``, shape (groups,
-    2), with linear interpolation as numpy's default. Only the order statistics around each
-    quantile are selected, in place (``x`` is reordered within groups); ``x`` has no nan."""
-    probs = np.array([0.5, 0.9])
+    2), with linear interpolation as numpy's default. ``x`` has no nan."""
     out = np.empty((len(bounds) - 1, 2))
+    bucketed = np.empty(np.max(np.diff(bounds)) if len(bounds) > 1 else 0)
+    starts = np.empty(_BUCKETS + 1, dtype=np.int64)
     for g in range(len(bounds) - 1):
-        start, end = bounds[g], bounds[g + 1]
-        pos = (end - start - 1) * probs
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, end - start - 1)
-        below = start  # x[start:below] holds final order statistics
-        for j in range(2):
-            if start + lo[j] >= below:
-                _select(x, below, end, start + lo[j])
-            below = start + lo[j] + 1
-            # The next order statistic is the smallest of what follows.
-            x_lo = x[start + lo[j]]
-            x_hi = np.min(x[below:end]) if hi[j] > lo[j] else x_lo
-            out[g, j] = x_lo + (x_hi - x_lo) * (pos[j] - lo[j])
+        n = bounds[g + 1] - bounds[g]
+        _bucket_sort(x[bounds[g] : bounds[g + 1]], bucketed, starts)
+        for j, p in enumerate((0.5, 0.9)):
+            pos = (n - 1) * p
+            lo = int(np.floor(pos))
+            x_lo = _order_statistic(bucketed, starts, lo)
+            x_hi = _order_statistic(bucketed, starts, min(lo + 1, n - 1))
+            out[g, j] = x_lo + (x_hi - x_lo) * (pos - lo)
     return out
+
+
+@numba.njit(cache=True)
+def _bucket_sort(x, out, starts):  # pragma: no cover - compiled
+    """Copy ``x`` to ``out`` sorted by bucket; ``starts``: where each bucket starts, and ends."""
+    bits = x.view(np.int64)
+    key = (bits ^ ((bits >> 63) & 0x7FFF_FFFF_FFFF_FFFF)) >> _BUCKET_SHIFT  # in value order
+    key = np.minimum(key - key.min(), _BUCKETS - 1)
+    starts[:] = 0
+    for k in key:
+        starts[k + 1] += 1
+    for b in range(_BUCKETS):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    for i in range(len(x)):
+        out[fill[key[i]]] = x[i]
+        fill[key[i]] += 1
+
+
+@numba.njit(cache=True)
+def _order_statistic(x, starts, k):  # pragma: no cover - compiled
+    """``x[k]`` once the bucket (between consecutive ``starts``) that holds position ``k`` has
+    been put in order around it."""
+    b = np.searchsorted(starts, k, side="right") - 1
+    _select(x, starts[b], starts[b + 1], k)
+    return x[k]
 
 
 @numba.njit(cache=True)
