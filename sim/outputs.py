@@ -288,7 +288,7 @@ def locks(rep: Replication) -> pd.DataFrame:
     policy = rep.scenario.model.policies.lock.mode
     in_horizon = np.flatnonzero(tl.lock < cal.horizon_minutes)
     # Orders are stored unit after unit: a unit's legacy orders are found in its slice.
-    bounds = np.searchsorted(o.unit, np.arange(len(tl.units) + 1))
+    bounds = np.searchsorted(o.unit, np.arange(len(tl.units) + 1, dtype=o.unit.dtype))
     counts = _lock_counts(
         in_horizon,
         tl.lock,
