@@ -33,20 +33,43 @@ class Tables:
 
 
 def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
-    """Per result: abnormal and late (signed, unsigned or orphaned past its threshold)."""
+    """Per result: abnormal and late (signed, unsigned or orphaned past its threshold); and
+    for each late result, when it went late."""
     s, o = rep.scenario.model, rep.orders
     kinds = [s.site_kinds[u.kind] for u in rep.timeline.units]
     late_min = np.array([k.late_threshold_hours for k in kinds]) * 60.0
     crit_min = np.array([k.critical_threshold_hours for k in kinds]) * 60.0
-    threshold = late_min[o.unit]
-    threshold[o.critical] = crit_min[o.unit[o.critical]]
-    abnormal = np.flatnonzero(o.abnormal)
-    signed = rep.items.done[abnormal]
-    waited = np.where(np.isnan(signed), rep.calendar.horizon_minutes, signed)
-    waited -= rep.lab_ready[abnormal]
-    late = np.zeros(len(o), dtype=bool)
-    late[abnormal] = ~np.isnan(rep.orphan_time[abnormal]) | (waited > threshold[abnormal])
-    return late, np.add(rep.lab_ready, threshold, out=threshold)
+    signed = rep.items.done[: rep.n_results]
+    horizon = rep.calendar.horizon_minutes
+    late = _late(
+        o.unit,
+        o.abnormal,
+        o.critical,
+        late_min,
+        crit_min,
+        rep.lab_ready,
+        signed,
+        rep.orphan_time,
+        horizon,
+    )
+    i = np.flatnonzero(late)
+    threshold = np.where(o.critical[i], crit_min[o.unit[i]], late_min[o.unit[i]])
+    return late, rep.lab_ready[i] + threshold
+
+
+@numba.njit(cache=True)
+def _late(
+    unit, abnormal, critical, late_min, crit_min, ready, signed, orphan_time, horizon
+):  # pragma: no cover - compiled
+    """Whether each result is abnormal and late: orphaned, or signed (or, if never signed,
+    still unsigned at the horizon) more than its site kind's threshold after it was ready."""
+    late = np.zeros(len(unit), dtype=np.bool_)
+    for i in range(len(unit)):
+        if abnormal[i]:
+            threshold = crit_min[unit[i]] if critical[i] else late_min[unit[i]]
+            waited = (horizon if np.isnan(signed[i]) else signed[i]) - ready[i]
+            late[i] = not np.isnan(orphan_time[i]) or waited > threshold
+    return late
 
 
 def _day_counts(rep: Replication, units: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -138,85 +161,184 @@ def _labels(values: list[str], index: np.ndarray) -> pd.api.extensions.Extension
 def lab_days(rep: Replication) -> pd.DataFrame:
     """Turnaround (order to result ready) percentiles per lab and order day."""
     cal, o, tl = rep.calendar, rep.orders, rep.timeline
-    order_lab = tl.unit_lab.astype(np.min_scalar_type(len(tl.lab_ids)))[o.unit]
-    small = np.int16 if cal.n_days < 2**15 else np.int64
-    labs, dates, counts, p50, p90 = [], [], [], [], []
-    for j, lab_id in enumerate(tl.lab_ids):  # lab by lab keeps the memory peak low
-        idx = np.flatnonzero(order_lab == j)
-        minute = np.clip(o.time[idx], 0, cal.horizon_minutes - 1).astype(np.intp)
-        day = _day_of_minute(cal)[minute].astype(small, copy=False)
-        order = np.argsort(day, kind="stable")  # radix sort for 16-bit keys
-        day, idx = day[order], idx[order]
-        tat = rep.lab_ready[idx] - o.time[idx]
-        tat /= 60.0
-        bounds = np.flatnonzero(np.concatenate(([True], day[1:] != day[:-1], [True])))
-        q = _group_quantiles(tat, bounds)
-        labs += [lab_id] * (len(bounds) - 1)
-        dates += [cal.days[d] for d in day[bounds[:-1]]]
-        counts.append(np.diff(bounds))
-        p50.append(q[:, 0])
-        p90.append(q[:, 1])
-    frame = pd.DataFrame(
-        {
-            "lab": labs,
-            "date": dates,
-            "orders": np.concatenate(counts),
-            "turnaround_p50_h": np.concatenate(p50),
-            "turnaround_p90_h": np.concatenate(p90),
-        }
+    tat, counts = _turnarounds_by_lab_day(
+        o.unit, tl.unit_lab, o.time, rep.lab_ready, _day_of_minute(cal), cal.n_days
     )
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
+    groups = np.flatnonzero(counts)  # lab after lab, day after day
+    sizes = counts[groups]
+    q = _group_quantiles(tat, np.concatenate(([0], np.cumsum(sizes))))
+    lab, day = np.divmod(groups, cal.n_days)
+    return pd.DataFrame(
+        {
+            "lab": _labels(tl.lab_ids, lab),
+            "date": np.array(cal.days, dtype="datetime64[D]")[day],
+            "orders": sizes,
+            "turnaround_p50_h": q[:, 0],
+            "turnaround_p90_h": q[:, 1],
+        },
+        copy=False,
+    )
 
 
-def _group_quantiles(x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True)
+def _turnarounds_by_lab_day(
+    unit, unit_lab, time, ready, day_of_minute, n_days
+):  # pragma: no cover - compiled
+    """Turnaround hours of every order grouped by lab and order day (a counting sort: one
+    pass to size the groups, one to fill them), and the group sizes, index lab * n_days + day.
+    Orders outside the horizon count on its first or last day."""
+    last = len(day_of_minute) - 1
+    n = len(time)
+    group = np.empty(n, dtype=np.int32)
+    counts = np.zeros((unit_lab.max() + 1) * n_days, dtype=np.int64)
+    for i in range(n):
+        minute = int(min(max(time[i], 0.0), last))
+        group[i] = unit_lab[unit[i]] * n_days + day_of_minute[minute]
+        counts[group[i]] += 1
+    fill = np.cumsum(counts) - counts
+    tat = np.empty(n)
+    for i in range(n):
+        tat[fill[group[i]]] = (ready[i] - time[i]) / 60.0
+        fill[group[i]] += 1
+    return tat, counts
+
+
+#: A group's values are sorted into this many buckets by the leading bits of their floats
+#: (eight buckets per doubling, from the group's smallest value up; the last bucket takes the
+#: rest), in value order, so that each order statistic is selected within one small bucket.
+_BUCKETS = 256
+_BUCKET_SHIFT = 52 - 3  # keeps a float's exponent and the top three bits of its mantissa
+
+
+@numba.njit(cache=True)
+def _group_quantiles(x, bounds):  # pragma: no cover - compiled
     """Median and 90th percentile of each group ``x[bounds[g]:bounds[g + 1]]``, shape (groups,
-    2), with linear interpolation as numpy's default: only the order statistics around each
-    quantile are selected (``np.partition``), group by group."""
-    n = np.diff(bounds)
-    pos = (n - 1)[:, None] * np.array([0.5, 0.9])
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, (n - 1)[:, None])
-    kth = np.concatenate([lo, hi], axis=1)
-    stats = np.empty(kth.shape)
-    for g, k in enumerate(kth):
-        stats[g] = np.partition(x[bounds[g] : bounds[g + 1]], k)[k]
-    x_lo, x_hi = stats[:, :2], stats[:, 2:]
-    return x_lo + (x_hi - x_lo) * (pos - lo)
+    2), with linear interpolation as numpy's default. ``x`` has no nan."""
+    out = np.empty((len(bounds) - 1, 2))
+    bucketed = np.empty(np.max(np.diff(bounds)) if len(bounds) > 1 else 0)
+    starts = np.empty(_BUCKETS + 1, dtype=np.int64)
+    for g in range(len(bounds) - 1):
+        n = bounds[g + 1] - bounds[g]
+        _bucket_sort(x[bounds[g] : bounds[g + 1]], bucketed, starts)
+        for j, p in enumerate((0.5, 0.9)):
+            pos = (n - 1) * p
+            lo = int(np.floor(pos))
+            x_lo = _order_statistic(bucketed, starts, lo)
+            x_hi = _order_statistic(bucketed, starts, min(lo + 1, n - 1))
+            out[g, j] = x_lo + (x_hi - x_lo) * (pos - lo)
+    return out
+
+
+@numba.njit(cache=True)
+def _bucket_sort(x, out, starts):  # pragma: no cover - compiled
+    """Copy ``x`` to ``out`` sorted by bucket; ``starts``: where each bucket starts, and ends."""
+    bits = x.view(np.int64)
+    key = (bits ^ ((bits >> 63) & 0x7FFF_FFFF_FFFF_FFFF)) >> _BUCKET_SHIFT  # in value order
+    key = np.minimum(key - key.min(), _BUCKETS - 1)
+    starts[:] = 0
+    for k in key:
+        starts[k + 1] += 1
+    for b in range(_BUCKETS):
+        starts[b + 1] += starts[b]
+    fill = starts[:-1].copy()
+    for i in range(len(x)):
+        out[fill[key[i]]] = x[i]
+        fill[key[i]] += 1
+
+
+@numba.njit(cache=True)
+def _order_statistic(x, starts, k):  # pragma: no cover - compiled
+    """``x[k]`` once the bucket (between consecutive ``starts``) that holds position ``k`` has
+    been put in order around it."""
+    b = np.searchsorted(starts, k, side="right") - 1
+    _select(x, starts[b], starts[b + 1], k)
+    return x[k]
+
+
+@numba.njit(cache=True)
+def _select(x, lo, hi, k):  # pragma: no cover - compiled
+    """Reorder ``x[lo:hi]`` so that ``x[k]`` is its order statistic, with nothing larger
+    before it and nothing smaller after it (quickselect, median-of-three pivot)."""
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        a, b, c = x[lo], x[mid], x[hi]
+        pivot = max(min(a, b), min(max(a, b), c))
+        i, j = lo, hi
+        while i <= j:
+            while x[i] < pivot:
+                i += 1
+            while x[j] > pivot:
+                j -= 1
+            if i <= j:
+                x[i], x[j] = x[j], x[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
 
 
 def locks(rep: Replication) -> pd.DataFrame:
     """Per unit whose legacy client locks: what was left in it and what became of it."""
     cal, tl, o = rep.calendar, rep.timeline, rep.orders
     policy = rep.scenario.model.policies.lock.mode
-    signed = rep.items.done[: rep.n_results]
-    orphan = ~np.isnan(rep.orphan_time)
-    rows = []
     in_horizon = np.flatnonzero(tl.lock < cal.horizon_minutes)
     # Orders are stored unit after unit: a unit's legacy orders are found in its slice.
-    bounds = np.searchsorted(o.unit, np.arange(len(tl.units) + 1))
-    for i in in_horizon:
-        lock = tl.lock[i]
-        mine = bounds[i] + np.flatnonzero(rep.legacy[bounds[i] : bounds[i + 1]])
-        ready = rep.lab_ready[mine]
-        unsigned = (ready < lock) & ~(signed[mine] < lock) & ~(rep.orphan_time[mine] < lock)
-        outstanding = ready >= lock
-        left = unsigned | outstanding
-        rows.append(
-            {
-                "unit": tl.units[i].id,
-                "site": tl.units[i].group,
-                "system": tl.units[i].legacy_client,
-                "lock": cal.to_datetime(lock),
-                "policy": policy,
-                "unsigned_at_lock": int(unsigned.sum()),
-                "outstanding_orders": int(outstanding.sum()),
-                "signed_later": int((left & ~np.isnan(signed[mine]) & ~rep.rerouted[mine]).sum()),
-                "rerouted": int((left & rep.rerouted[mine]).sum()),
-                "orphaned": int((left & orphan[mine]).sum()),
-            }
-        )
+    bounds = np.searchsorted(o.unit, np.arange(len(tl.units) + 1, dtype=o.unit.dtype))
+    counts = _lock_counts(
+        in_horizon,
+        tl.lock,
+        bounds,
+        rep.legacy,
+        rep.lab_ready,
+        rep.items.done,
+        rep.orphan_time,
+        rep.rerouted,
+    )
+    rows = [
+        {
+            "unit": tl.units[i].id,
+            "site": tl.units[i].group,
+            "system": tl.units[i].legacy_client,
+            "lock": cal.to_datetime(tl.lock[i]),
+            "policy": policy,
+            **dict(zip(LOCK_COUNTS, c, strict=True)),
+        }
+        for i, c in zip(in_horizon, counts.tolist(), strict=True)
+    ]
     return pd.DataFrame(rows)
+
+
+#: What :func:`_lock_counts` counts per locked unit, in its column order.
+LOCK_COUNTS = ("unsigned_at_lock", "outstanding_orders", "signed_later", "rerouted", "orphaned")
+
+
+@numba.njit(cache=True)
+def _lock_counts(
+    units, lock, bounds, legacy, ready, signed, orphan_time, rerouted
+):  # pragma: no cover - compiled
+    """Per unit in ``units``, of its legacy orders: results ready but neither signed nor
+    orphaned at the lock, results not ready by then, and of those two (what was left in the
+    client), how many were signed later (not through the central queue), rerouted, orphaned."""
+    counts = np.zeros((len(units), len(LOCK_COUNTS)), dtype=np.int64)
+    for row in range(len(units)):
+        at = lock[units[row]]
+        for j in range(bounds[units[row]], bounds[units[row] + 1]):
+            if not legacy[j]:
+                continue
+            unsigned = ready[j] < at and not signed[j] < at and not orphan_time[j] < at
+            outstanding = ready[j] >= at
+            if unsigned or outstanding:
+                counts[row, 0] += unsigned
+                counts[row, 1] += outstanding
+                counts[row, 2] += not np.isnan(signed[j]) and not rerouted[j]
+                counts[row, 3] += rerouted[j]
+                counts[row, 4] += not np.isnan(orphan_time[j])
+    return counts
 
 
 def results(rep: Replication, late: np.ndarray) -> pd.DataFrame:
@@ -249,15 +371,29 @@ def results(rep: Replication, late: np.ndarray) -> pd.DataFrame:
     )
 
 
+def week_starts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of consecutive calendar days (``datetime64``): the Monday each ISO week they touch
+    starts on (``datetime64[D]``, possibly before the first day), and the index of the week's
+    first day among ``days``."""
+    days = days.astype("datetime64[D]")
+    monday = days - (days.view(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    starts = np.flatnonzero(np.r_[True, monday[1:] != monday[:-1]])
+    return monday[starts], starts
+
+
 def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, float]:
     """Replication totals and peaks, named as in :data:`sim.kpis.KPIS`."""
-    weekly = days.groupby(["unit", days["date"].dt.to_period("W")])["late_abnormal"].sum()
+    n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
+    _, starts = week_starts(np.array(rep.calendar.days, dtype="datetime64[D]"))
+    late_days = days["late_abnormal"].to_numpy().reshape(n_units, n_days)
+    weekly = np.add.reduceat(late_days, starts, axis=1)  # per unit and ISO week
+    backlog = days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0)
     extra = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
     values = {
         "late_abnormal": float(late.sum()),
         "orphans": float((~np.isnan(rep.orphan_time)).sum()),
-        "late_abnormal_peak_site_week": float(weekly.max()) if len(weekly) else 0.0,
-        "backlog_peak": float(days.groupby("date")["backlog"].sum().max()),
+        "late_abnormal_peak_site_week": float(weekly.max()) if weekly.size else 0.0,
+        "backlog_peak": float(backlog.max()),
         "overtime_hours": float(days["overtime_hours"].sum()),
         "dual_system_hours": float(days["dual_system_hours"].sum()),
         "extra_staff_hours": float(days[extra].to_numpy().sum()) + rep.reroute_minutes / 60.0,
@@ -274,7 +410,6 @@ def tabulate(rep: Replication, with_results: bool = False) -> Tables:
     """
     labs, lock_rows = lab_days(rep), locks(rep)
     late, late_at = late_flags(rep)
-    late_at = late_at[late]
     days = site_days(rep, late, late_at)
     return Tables(
         site_days=days,
