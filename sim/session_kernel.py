@@ -16,28 +16,6 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def sort_by_key(ids, code, key_of, nobody):  # pragma: no cover - compiled
-    """Positions of ``ids`` in order of their key (a stable counting sort), without the items
-    nobody works today (key ``nobody``), and the sorted keys."""
-    counts = np.zeros(nobody + 2, dtype=np.int64)
-    for i in range(len(ids)):
-        counts[key_of[code[ids[i]]] + 1] += 1
-    for k in range(1, nobody + 2):
-        counts[k] += counts[k - 1]
-    m = counts[nobody]
-    order = np.empty(m, dtype=np.int64)
-    keys = np.empty(m, dtype=np.int64)
-    for i in range(len(ids)):
-        k = key_of[code[ids[i]]]
-        if k < nobody:
-            p = counts[k]
-            order[p] = i
-            keys[p] = k
-            counts[k] = p + 1
-    return order, keys
-
-
-@numba.njit(cache=True)
 def _pass(pos, sg, e, clock, limit, finish, done):  # pragma: no cover - compiled
     """Items at positions ``pos`` start in order while their signer's clock < limit.
 
@@ -83,30 +61,53 @@ def work(
     messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
     inbox. Returns the new clocks and ``pending`` without the items signed now."""
     signing, chase, lookup_row, dual_system, messages_row = rows
-    order, keys = sort_by_key(ids, code, key_of, nobody)
-    m = len(order)
-    sg = keys >> 3
+    # A stable counting sort by key, without the items nobody works today (key ``nobody``).
+    # Each item's attributes are read once, in ascending (memory) order, and what the later
+    # steps need of it is placed with it: reading them in sorted order jumps all over memory.
+    counts = np.zeros(nobody + 2, dtype=np.int64)
+    for i in ids:
+        counts[key_of[code[i]] + 1] += 1
+    for k in range(1, nobody + 2):
+        counts[k] += counts[k - 1]
+    m = counts[nobody]
+    item = np.empty(m, dtype=np.int64)
+    keys = np.empty(m, dtype=np.int64)
     e = np.empty(m)
     base = np.empty(m)
     look = np.zeros(m, dtype=np.float32)
+    second = np.empty(m, dtype=np.bool_)
+    chase_at = np.empty(m, dtype=np.bool_)
+    gid_at = np.empty(m, dtype=np.int64)
+    for i in ids:
+        c = code[i]
+        k = key_of[c]
+        if k < nobody:
+            p = counts[k]
+            counts[k] = p + 1
+            item[p] = i
+            keys[p] = k
+            s = k >> 3
+            b = handling[i] * learn[s]
+            base[p] = b
+            if has_look:
+                if lookup_u[i] < look_share[s]:
+                    look[p] = lookup[i]
+                e[p] = b + look[p]
+            else:
+                e[p] = b
+            second[p] = second_of[c]
+            chase_at[p] = is_chase[i]
+            gid_at[p] = gid[i]
+    sg = keys >> 3
     switch = np.zeros(m, dtype=np.bool_)
     prev = -1
     opened = False
     for p in range(m):
-        i = ids[order[p]]
         s = sg[p]
-        b = handling[i] * learn[s]
-        base[p] = b
-        if has_look:
-            if lookup_u[i] < look_share[s]:
-                look[p] = lookup[i]
-            e[p] = b + look[p]
-        else:
-            e[p] = b
         if s != prev:
             prev = s
             opened = False
-        if second_of[code[i]] and not opened:
+        if second[p] and not opened:
             opened = True  # the switching cost rides on the signer's first second-inbox item
             if not paid[s]:
                 switch[p] = True
@@ -144,10 +145,9 @@ def work(
     for p in range(m):
         if done[p]:
             n_done += 1
-            i = ids[order[p]]
-            sign_times[gid[i]] = finish[p]
-            signed[i] = True
-            row = chase if is_chase[i] else signing
+            sign_times[gid_at[p]] = finish[p]
+            signed[item[p]] = True
+            row = chase if chase_at[p] else signing
             cells[row, unit_of[sg[p]]] += base[p]
             if has_look:
                 cells[lookup_row, unit_of[sg[p]]] += np.float64(look[p])
