@@ -35,6 +35,7 @@ always-open session a work-conserving first-come-first-served server within each
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,7 +135,7 @@ class SignerPool:
         unready_injected: bool = True,
     ):
         self.cfg = cfg
-        self.unit_state = unit_state  # callable(t) -> (home_new, learn, lookup_share, train)
+        self.unit_state = unit_state  # callable(t) -> per unit (home_new, learn, lookup, train)
         self.n = n = len(cfg.signer_unit)
         order, self.ready = _ready_order(items.ready[item_ids], unready_injected)
         self.gid = gid = item_ids[order].astype(np.int32)
@@ -173,10 +174,11 @@ class SignerPool:
         self.worker = np.arange(n)
         self._nobody = 8 * n  # sort key of items nobody works today: after everyone's
         self._key_dtype = np.min_scalar_type(self._nobody)
-        self._key_of = np.empty(0, dtype=self._key_dtype)  # by code, for this session
-        self._second_of = np.empty(0, dtype=bool)  # by code: in its worker's second inbox
-        self._urgent_of = np.empty(0, dtype=bool)  # by code: urgent enough for overtime
-        self._tables_for: tuple[int, np.ndarray] | None = None  # (worker day, home) of those
+        size = n * _N_CLASSES  # tables by code, for this session:
+        self._key_of = np.empty(size, dtype=self._key_dtype)  # sort key
+        self._second_of = np.empty(size, dtype=bool)  # in its worker's second inbox
+        self._urgent_of = np.empty(size, dtype=bool)  # urgent enough for overtime
+        self._home = np.zeros(n, dtype=bool)  # each signer's home (Millennium?) in those
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
@@ -188,27 +190,15 @@ class SignerPool:
         self.staff_minutes = np.zeros((n_days, len(ACTIVITIES), len(self.units)))
         self.overtime_minutes = np.zeros((n_days, len(self.units)))
         self._day = 0
-        self._workload_left = 0.0
 
     # ------------------------------------------------------------------ admission
     def admit(self, t: float) -> None:
         """Move items that are in the inbox by ``t`` into the pending set."""
-        queue = self.ready[self._next : self._queue_end]
-        stop = self._next + int(np.searchsorted(queue, t, side="right"))
-        parts = [self.pending]
-        if stop > self._next:
-            parts.append(np.arange(self._next, stop))
-            self._next = stop
-        if self._late:
-            late = np.concatenate(self._late)
-            ok = self.ready[late] <= t
-            parts.append(late[ok])
-            self._late = [late[~ok]] if (~ok).any() else []
-        if len(parts) > 1:
-            pending = np.concatenate(parts)
-            if (pending[1:] < pending[:-1]).any():  # injected items come from anywhere
-                pending.sort()
-            self.pending = pending
+        late = np.concatenate(self._late) if self._late else _NO_ITEMS
+        self.pending, self._next, late = session_kernel.admit(
+            self.pending, self.ready, self._next, self._queue_end, late, t
+        )
+        self._late = [late] if late.size else []
 
     def inject(self, local: np.ndarray, ready: np.ndarray, inbox: int) -> None:
         """Put items back with a new ready time and inbox (e.g. rerouted results).
@@ -235,36 +225,42 @@ class SignerPool:
         """Add a day's message minutes (per signer) and workload minutes (category, signer)."""
         self.messages += messages
         self.workload += workload
-        self._workload_left = float(self.workload.sum())
 
     # ------------------------------------------------------------------ the session
-    def session(self, t: float, end: float, day: int, week: int) -> None:
-        """Work the session that opens at ``t`` and nominally ends at ``end``."""
+    def session(
+        self, t: float, end: float, day: int, week: int, state: Sequence[np.ndarray] | None = None
+    ) -> None:
+        """Work the session that opens at ``t`` and nominally ends at ``end``.
+
+        ``state`` is that of the pool's ``units`` at ``t`` (home in Millennium, learning
+        factor, lookup share, training factor), when the caller has it for all sessions at
+        once; else it comes from ``unit_state``.
+        """
         cfg = self.cfg
         if week != self._week:
             self.overtime_used[:] = 0.0
             self._week = week
         self._day = day
-        home_new, learn, look_share, train = self.unit_state(t)
-        su = cfg.signer_unit
+        if state is None:
+            state = [x[self.units] for x in self.unit_state(t)]
+        home, learn, look_share, train = state
         present = self._present[day]
-        if day != self._worker_day:
-            self.worker = self._workers(day)
+        new_workers = day != self._worker_day
+        if new_workers:
+            self._workers(day)
             self._worker_day = day
-        # Scheduled workload first, up to its share of the session.
-        with_workload = self._workload_left > 0
-        start, close, clock, limit = session_kernel.open_session(
-            t, end, self.busy_until, train, su, present, with_workload, cfg.workload_share,
-            self.workload, self.staff_minutes[day], _WORKLOAD_ROWS, self._unit_of,
+        session_kernel.session_tables(
+            new_workers, self.worker, home, self._unit_of, self._home, _GROUP, _SECOND, _URGENCY,
+            URGENT, _HOME_NEW, self._nobody, self._key_of, self._second_of, self._urgent_of,
         )  # fmt: skip
-        if with_workload:
-            self._workload_left = float(self.workload.sum())
+        # Scheduled workload first, up to its share of the session.
+        start, close, clock, limit = session_kernel.open_session(
+            t, end, self.busy_until, train, self._unit_of, present, cfg.workload_share,
+            self.workload, self.staff_minutes[day], _WORKLOAD_ROWS,
+        )  # fmt: skip
         idle = np.zeros(self.n)
         self.admit(t)
         paid = np.zeros(self.n, dtype=bool)
-        home = home_new[su]
-        self._session_tables(home)
-        learn, look_share = learn[su], look_share[su]
         if cfg.refresh:
             clock = self._refresh_rounds(
                 t, present, close, clock, limit, paid, idle, learn, look_share
@@ -275,11 +271,11 @@ class SignerPool:
         self.pending = session_kernel.finish_session(
             not cfg.refresh, self.pending, self._code, self._key_of, self._second_of,
             self._urgent_of, self._nobody, self.handling, self.lookup, self.lookup_u,
-            self.is_chase, learn, look_share, bool(look_share.any()), float(cfg.switch_cost), paid,
-            clock, limit, _HEAD_GROUP, self.messages, self.staff_minutes[day], _KERNEL_ROWS,
-            self._unit_of, self.gid, self.sign_times, self.signed, present, start, close, idle,
-            float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day],
-            self.worked, self.busy_until,
+            self.is_chase, learn, look_share, float(cfg.switch_cost), paid, clock, limit,
+            _HEAD_GROUP, self.messages, self.staff_minutes[day], _KERNEL_ROWS, self._unit_of,
+            self.gid, self.sign_times, self.signed, present, start, close, idle,
+            float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day], self.worked,
+            self.busy_until,
         )  # fmt: skip
 
     def _refresh_rounds(
@@ -323,26 +319,6 @@ class SignerPool:
             idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
 
-    def _session_tables(self, home: np.ndarray) -> None:
-        """Set the per-code tables of this session from today's workers and their home inbox.
-
-        A code's class is offset by ``_HOME_NEW`` where its worker's home is Millennium. The
-        tables change only with the workers (daily) and the home systems (at go-lives), so
-        they are kept until then.
-        """
-        last = self._tables_for
-        if last is not None and last[0] == self._worker_day and np.array_equal(last[1], home):
-            return
-        self._tables_for = (self._worker_day, home)
-        size = self.n * _N_CLASSES  # one entry per code
-        self._key_of = np.empty(size, dtype=self._key_dtype)
-        self._second_of = np.empty(size, dtype=bool)
-        self._urgent_of = np.empty(size, dtype=bool)
-        session_kernel.session_tables(
-            self.worker, home, _GROUP, _SECOND, _URGENCY, URGENT, _HOME_NEW, self._nobody,
-            self._key_of, self._second_of, self._urgent_of,
-        )  # fmt: skip
-
     def _work(self, ids, clock, limit, paid, learn, look_share, regular):
         """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until
         ``limit``: the owner's, or a colleague's covering an absence.
@@ -351,34 +327,25 @@ class SignerPool:
         """
         clock, self.pending = session_kernel.work(
             ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
-            self.lookup, self.lookup_u, self.is_chase, learn, look_share, bool(look_share.any()),
+            self.lookup, self.lookup_u, self.is_chase, learn, look_share,
             float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
             self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
             self.signed, self.pending,
         )  # fmt: skip
         return clock, paid
 
-    def _workers(self, day: int) -> np.ndarray:
-        """Who works each signer's inbox today: the signer, a covering colleague, or -1.
+    def _workers(self, day: int) -> None:
+        """Set who works each signer's inbox today (``worker``): the signer, a covering
+        colleague, or -1.
 
         A colleague covers once an absence has lasted more than ``cover_after_days``: the
         first present signer after the absent one in the unit's order, wrapping around.
         """
-        cfg = self.cfg
-        present = self._present[day]
-        worker = np.where(present, np.arange(self.n), -1)
-        if cfg.cover_after_days is None:
-            return worker
-        needs = np.flatnonzero(~present & (self._streak[day] > cfg.cover_after_days))
-        for k in range(1, int(self._seg_len.max())):
-            if not needs.size:
-                break
-            first = self._seg_start[needs]
-            cand = first + (needs - first + k) % self._seg_len[needs]
-            found = present[cand]
-            worker[needs[found]] = cand[found]
-            needs = needs[~found]
-        return worker
+        after = self.cfg.cover_after_days
+        session_kernel.workers(
+            self._present[day], self._streak[day], after is not None, after or 0,
+            self._seg_start, self._seg_len, self.worker,
+        )  # fmt: skip
 
 
 def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:
@@ -394,6 +361,7 @@ _SECOND = _CLASSES % 2 != _CLASSES // _HOME_NEW
 _URGENCY = _CLASSES % _HOME_NEW // 2
 _GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
 _HEAD_GROUP = 1  # groups up to this one are worked before the messages
+_NO_ITEMS = np.empty(0, dtype=np.int64)
 _N_CLASSES = _HOME_NEW
 # Rows of a day's staff-minute cells that the session kernels book into.
 _WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])

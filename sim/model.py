@@ -16,6 +16,7 @@ were placed in which client (:mod:`sim.systems`), and scheduled workload
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -106,7 +107,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         np.searchsorted(items.unit[:n_res], runs),
         n_res + np.searchsorted(items.unit[n_res:], runs),
     )
-    state = _unit_state(sc, tl)
+    state = _UnitState(sc, tl)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
     switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
@@ -240,34 +241,47 @@ def _chase_tasks(
     return (ready > due) & ~(legacy & (due >= lock) & (due < rb_start))
 
 
-def _unit_state(sc: LoadedScenario, tl: Timeline):
-    """Per-unit learning factor, lookup share, training factor and home system at time t."""
-    st, pol = sc.model.staffing, sc.model.policies
-    units = np.arange(len(tl.units))
-    go = tl.go_live
-    curve = st.learning_curve
-    tau = (
-        curve.time_constant_days
-        * 1440.0
-        * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
-    )
-    train_from = go - st.training_weeks * 7 * 1440.0
-    train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
-    half_life = pol.lookup_half_life_days * 1440.0
-    last: dict[float, tuple] = {}  # pools whose sessions open at the same minute share it
+class _UnitState:
+    """Per-unit home system, learning factor, lookup share and training factor at a time.
 
-    def state(t: float):
-        if t not in last:
-            home = tl.home_new(units, t)
-            since = np.where(home, t - go, np.inf)
-            learn = 1.0 + (curve.initial_multiplier - 1.0) * np.exp(-since / tau)
-            look = np.where(home, pol.lookup_share_at_go_live * 0.5 ** (since / half_life), 0.0)
-            train = np.where((t >= train_from) & (t < go), train_factor, 1.0)
-            last.clear()
-            last[t] = home, learn, look, train
-        return last[t]
+    ``state(t)`` gives them for every unit at one time (what a signer pool asks by default);
+    ``state.at(times, units)`` for many times at once, one row per time, with the very same
+    elementwise operations: the run takes them for all its session starts before it begins.
+    """
 
-    return state
+    def __init__(self, sc: LoadedScenario, tl: Timeline):
+        st, pol = sc.model.staffing, sc.model.policies
+        self._tl = tl
+        curve = st.learning_curve
+        self._initial = curve.initial_multiplier
+        self._tau = (
+            curve.time_constant_days
+            * 1440.0
+            * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
+        )
+        self._train_weeks = st.training_weeks
+        self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
+        self._look_share = pol.lookup_share_at_go_live
+        self._half_life = pol.lookup_half_life_days * 1440.0
+        self._all = np.arange(len(tl.units))
+        self._last: tuple[float, tuple[np.ndarray, ...]] | None = None
+
+    def __call__(self, t: float) -> tuple[np.ndarray, ...]:
+        if self._last is None or self._last[0] != t:  # pools opening at the same minute
+            self._last = t, tuple(x[0] for x in self.at(np.array([t]), self._all))
+        return self._last[1]
+
+    def at(self, t: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows)."""
+        t = t[:, None]
+        go = self._tl.go_live[units]
+        home = self._tl.home_new(units, t)
+        since = np.where(home, t - go, np.inf)
+        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau)
+        look = np.where(home, self._look_share * 0.5 ** (since / self._half_life), 0.0)
+        train_from = go - self._train_weeks * 7 * 1440.0
+        train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
+        return home, learn, look, train
 
 
 def _add_extension_workload(
@@ -301,26 +315,28 @@ def simulate(rep: Replication) -> Replication:
     reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
+    unit_state = _UnitState(sc, tl)
+
     def pool_process(pool: SignerPool, kind_id: str):
-        kind = s.site_kinds[kind_id]
-        su = pool.cfg.signer_unit
-        signer_count = np.bincount(su, minlength=len(tl.units))[su]
-        last_day = -1
         sessions = pool.cfg.sessions
         past = np.flatnonzero(sessions[:, 0] >= cal.horizon_minutes)
         sessions = sessions[: past[0] if past.size else len(sessions)]
-        # Days of all sessions in one call: day_index per session was a numpy call each.
-        for (start, end), day in zip(
-            sessions, cal.day_indices(sessions[:, 0]).tolist(), strict=True
-        ):
+        # What each session needs to know, for all sessions at once (a few numpy calls each
+        # session was most of the cost of a run): its day, ISO week and the units' state, and
+        # the messages and scheduled workload that each new day brings.
+        days = cal.day_indices(sessions[:, 0])
+        new_day = np.r_[True, days[1:] != days[:-1]]
+        msgs = np.full(pool.n, s.site_kinds[kind_id].message_minutes_per_day)
+        daily = _daily_workload(workload, pool.cfg.signer_unit, days[new_day])
+        states = zip(*unit_state.at(sessions[:, 0], pool.units), strict=True)
+        for start, end, day, week, first, state in zip(
+            *sessions.T.tolist(), days.tolist(), _iso_weeks(cal, days).tolist(), new_day.tolist(),
+            states, strict=True,
+        ):  # fmt: skip
             yield env.timeout(start - env.now)
-            if day != last_day:
-                msgs = np.full(pool.n, kind.message_minutes_per_day)
-                span = slice(last_day + 1, day + 1)
-                work = workload[:, su, span].sum(axis=2) / signer_count
-                pool.add_daily(msgs, work)
-                last_day = day
-            pool.session(start, end, day, _iso_week(cal, day))
+            if first:
+                pool.add_daily(msgs, next(daily))
+            pool.session(start, end, day, week, state)
 
     delay, leftover_fate = _leftover_rule(pol)
 
@@ -398,8 +414,32 @@ def _legacy_of_unit(unit: int):
     )
 
 
-def _iso_week(cal: Calendar, day: int) -> int:
-    return (day + cal.start.weekday()) // 7
+def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:
+    return (days + cal.start.weekday()) // 7
+
+
+def _daily_workload(
+    workload: np.ndarray, signer_unit: np.ndarray, days: np.ndarray
+) -> Iterator[np.ndarray]:
+    """The workload minutes (category, signer) that each of ``days`` (the days a pool works,
+    ascending) adds: a signer's share of its unit's minutes of the days since the last one.
+
+    Spans of the same length are summed for all of them and all units in one call: a sum over
+    the last axis, when it is contiguous, adds in the same order whatever the leading axes.
+    """
+    units, unit_of = np.unique(signer_unit, return_inverse=True)
+    signers = np.bincount(unit_of)
+    first = np.r_[0, days[:-1] + 1]
+    length = days + 1 - first
+    per_unit = np.empty((len(days), workload.shape[0], len(units)))
+    own = workload[:, units]
+    for n in np.unique(length):
+        chosen = np.flatnonzero(length == n)
+        span = first[chosen, None] + np.arange(n)
+        minutes = np.ascontiguousarray(own[:, :, span])  # (category, unit, day, span)
+        per_unit[chosen] = np.moveaxis(minutes.sum(axis=3) / signers[:, None], 2, 0)
+    for minutes in per_unit:
+        yield minutes[:, unit_of]
 
 
 def _add_back_entry(rep: Replication, workload: np.ndarray, streams: Streams) -> None:

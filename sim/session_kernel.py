@@ -16,28 +16,6 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def sort_by_key(ids, code, key_of, nobody):  # pragma: no cover - compiled
-    """Positions of ``ids`` in order of their key (a stable counting sort), without the items
-    nobody works today (key ``nobody``), and the sorted keys."""
-    counts = np.zeros(nobody + 2, dtype=np.int64)
-    for i in range(len(ids)):
-        counts[key_of[code[ids[i]]] + 1] += 1
-    for k in range(1, nobody + 2):
-        counts[k] += counts[k - 1]
-    m = counts[nobody]
-    order = np.empty(m, dtype=np.int64)
-    keys = np.empty(m, dtype=np.int64)
-    for i in range(len(ids)):
-        k = key_of[code[ids[i]]]
-        if k < nobody:
-            p = counts[k]
-            order[p] = i
-            keys[p] = k
-            counts[k] = p + 1
-    return order, keys
-
-
-@numba.njit(cache=True)
 def _pass(pos, sg, e, clock, limit, finish, done):  # pragma: no cover - compiled
     """Items at positions ``pos`` start in order while their signer's clock < limit.
 
@@ -72,41 +50,69 @@ def _pass(pos, sg, e, clock, limit, finish, done):  # pragma: no cover - compile
 
 @numba.njit(cache=True)
 def work(
-    ids, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase, learn,
-    look_share, has_look, switch_cost, paid, clock, limit, regular, head_group, messages, cells,
-    rows, unit_of, gid, sign_times, signed, pending,
+    ids, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase, unit_learn,
+    unit_look, switch_cost, paid, clock, limit, regular, head_group, messages, cells, rows,
+    unit_of, gid, sign_times, signed, pending,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Work ``ids`` (ascending local ids) in priority order from each signer's ``clock`` until
     ``limit``; see :meth:`sim.inbox.SignerPool._work`. An item's sort key is ``8 * worker +
     group``; groups up to ``head_group`` come before the messages. Books staff minutes into
     ``cells`` (today's, activity by unit) at ``rows`` (signing, chase, lookup, dual system,
     messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
-    inbox. Returns the new clocks and ``pending`` without the items signed now."""
+    inbox. ``unit_learn`` and ``unit_look`` are the learning factor and lookup share of the
+    units (``unit_of`` each signer). Returns the new clocks and ``pending`` without the items
+    signed now."""
     signing, chase, lookup_row, dual_system, messages_row = rows
-    order, keys = sort_by_key(ids, code, key_of, nobody)
-    m = len(order)
-    sg = keys >> 3
+    learn = unit_learn[unit_of]
+    look_share = unit_look[unit_of]
+    has_look = look_share.any()
+    # A stable counting sort by key, without the items nobody works today (key ``nobody``).
+    # Each item's attributes are read once, in ascending (memory) order, and what the later
+    # steps need of it is placed with it: reading them in sorted order jumps all over memory.
+    counts = np.zeros(nobody + 2, dtype=np.int64)
+    for i in ids:
+        counts[key_of[code[i]] + 1] += 1
+    for k in range(1, nobody + 2):
+        counts[k] += counts[k - 1]
+    m = counts[nobody]
+    item = np.empty(m, dtype=np.int64)
+    keys = np.empty(m, dtype=np.int64)
     e = np.empty(m)
     base = np.empty(m)
     look = np.zeros(m, dtype=np.float32)
+    second = np.empty(m, dtype=np.bool_)
+    chase_at = np.empty(m, dtype=np.bool_)
+    gid_at = np.empty(m, dtype=np.int64)
+    for i in ids:
+        c = code[i]
+        k = key_of[c]
+        if k < nobody:
+            p = counts[k]
+            counts[k] = p + 1
+            item[p] = i
+            keys[p] = k
+            s = k >> 3
+            b = handling[i] * learn[s]
+            base[p] = b
+            if has_look:
+                if lookup_u[i] < look_share[s]:
+                    look[p] = lookup[i]
+                e[p] = b + look[p]
+            else:
+                e[p] = b
+            second[p] = second_of[c]
+            chase_at[p] = is_chase[i]
+            gid_at[p] = gid[i]
+    sg = keys >> 3
     switch = np.zeros(m, dtype=np.bool_)
     prev = -1
     opened = False
     for p in range(m):
-        i = ids[order[p]]
         s = sg[p]
-        b = handling[i] * learn[s]
-        base[p] = b
-        if has_look:
-            if lookup_u[i] < look_share[s]:
-                look[p] = lookup[i]
-            e[p] = b + look[p]
-        else:
-            e[p] = b
         if s != prev:
             prev = s
             opened = False
-        if second_of[code[i]] and not opened:
+        if second[p] and not opened:
             opened = True  # the switching cost rides on the signer's first second-inbox item
             if not paid[s]:
                 switch[p] = True
@@ -144,10 +150,9 @@ def work(
     for p in range(m):
         if done[p]:
             n_done += 1
-            i = ids[order[p]]
-            sign_times[gid[i]] = finish[p]
-            signed[i] = True
-            row = chase if is_chase[i] else signing
+            sign_times[gid_at[p]] = finish[p]
+            signed[item[p]] = True
+            row = chase if chase_at[p] else signing
             cells[row, unit_of[sg[p]]] += base[p]
             if has_look:
                 cells[lookup_row, unit_of[sg[p]]] += np.float64(look[p])
@@ -222,16 +227,16 @@ def take_items(
 
 @numba.njit(cache=True)
 def open_session(
-    t, end, busy_until, train, signer_unit, present, with_workload, share, workload, cells, rows,
-    unit_of,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Each signer's start (``t`` or later, when still busy), close (training takes the end of
-    the session), clock after the scheduled workload (up to ``share`` of the time available,
-    when ``with_workload``; see :func:`take_workload`) and limit (``-inf`` when absent).
+    t, end, busy_until, unit_train, unit_of, present, share, workload, cells, rows
+):  # pragma: no cover - compiled
+    """Each signer's start (``t`` or later, when still busy), close (training, a factor per
+    unit, takes the end of the session), clock after the scheduled workload (up to ``share``
+    of the time available, if any is left; see :func:`take_workload`) and limit (``-inf``
+    when absent).
 
     The numpy steps of :meth:`sim.inbox.SignerPool.session` element by element, with the same
     operations, fused so that a session does not pay a dozen small numpy calls."""
-    n = len(signer_unit)
+    n = len(unit_of)
     start = np.empty(n)
     close = np.empty(n)
     avail = np.empty(n)
@@ -239,11 +244,11 @@ def open_session(
     span = end - t
     for s in range(n):
         start[s] = max(t, busy_until[s])
-        close[s] = t + span * train[signer_unit[s]]
+        close[s] = t + span * unit_train[unit_of[s]]
         avail[s] = max(close[s] - start[s], 0.0) if present[s] else 0.0
         limit[s] = close[s] if present[s] else -np.inf
     clock = start.copy()
-    if with_workload:
+    if (workload > 0).any():
         cap = avail * share
         take_workload(workload, cap, cells, rows, unit_of)
         for s in range(n):
@@ -286,7 +291,7 @@ def close_session(
 @numba.njit(cache=True)
 def finish_session(
     first_round, pending, code, key_of, second_of, urgent_of, nobody, handling, lookup, lookup_u,
-    is_chase, learn, look_share, has_look, switch_cost, paid, clock, limit, head_group, messages,
+    is_chase, unit_learn, unit_look, switch_cost, paid, clock, limit, head_group, messages,
     cells, rows, unit_of, gid, sign_times, signed, present, start, close, idle, overtime_cap,
     overtime_used, overtime_cells, worked, busy_until,
 ):  # pragma: no cover - compiled  # fmt: skip
@@ -297,7 +302,7 @@ def finish_session(
     if first_round and len(pending):
         clock, pending = work(
             pending, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
-            learn, look_share, has_look, switch_cost, paid, clock, limit, True, head_group,
+            unit_learn, unit_look, switch_cost, paid, clock, limit, True, head_group,
             messages, cells, rows, unit_of, gid, sign_times, signed, pending,
         )  # fmt: skip
     if overtime_cap > 0:
@@ -306,7 +311,7 @@ def finish_session(
             ot_limit = overtime_limits(present, close, clock, overtime_cap, overtime_used)
             clock, pending = work(
                 urgent, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
-                learn, look_share, has_look, switch_cost, paid, clock, ot_limit, False,
+                unit_learn, unit_look, switch_cost, paid, clock, ot_limit, False,
                 head_group, messages, cells, rows, unit_of, gid, sign_times, signed, pending,
             )  # fmt: skip
     close_session(
@@ -318,13 +323,24 @@ def finish_session(
 
 @numba.njit(cache=True)
 def session_tables(
-    worker, home, group, second, urgency, urgent_max, home_new, nobody, key_of, second_of,
-    urgent_of,
+    new_workers, worker, unit_home, unit_of, home, group, second, urgency, urgent_max, home_new,
+    nobody, key_of, second_of, urgent_of,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Fill the per-code tables (code = signer * classes + class) of a session in place: sort
     key ``8 * worker + group`` (``nobody`` without a worker), in the worker's second inbox,
     urgent enough for overtime. A class is looked up offset by ``home_new`` where the
-    worker's home is Millennium (that of signer 0 stands in when nobody works the inbox)."""
+    worker's home is Millennium (that of signer 0 stands in when nobody works the inbox).
+
+    The tables depend only on the workers and on each signer's ``home`` (kept here, from the
+    units' ``unit_home``), so they are left as they are unless either has changed."""
+    changed = new_workers
+    for s in range(len(worker)):
+        h = unit_home[unit_of[s]]
+        if home[s] != h:
+            home[s] = h
+            changed = True
+    if not changed:
+        return
     n_classes = home_new
     for s in range(len(worker)):
         w = max(worker[s], 0)
@@ -335,3 +351,52 @@ def session_tables(
             key_of[j] = nobody if worker[s] < 0 else 8 * w + group[c]
             second_of[j] = second[c]
             urgent_of[j] = urgency[c] <= urgent_max
+
+
+@numba.njit(cache=True)
+def workers(present, streak, cover, after, seg_start, seg_len, worker):  # pragma: no cover
+    """Fill in who works each signer's inbox today (``worker``): the signer if ``present``,
+    else, if there is ``cover``, the first present colleague after it in its unit's run
+    (``seg_start``, ``seg_len``), wrapping around, once the absence has lasted (``streak``)
+    more than ``after`` days; else -1."""
+    for s in range(len(present)):
+        worker[s] = s if present[s] else -1
+        if present[s] or not cover or streak[s] <= after:
+            continue
+        first, size = seg_start[s], seg_len[s]
+        for k in range(1, size):
+            cand = first + (s - first + k) % size
+            if present[cand]:
+                worker[s] = cand
+                break
+
+
+@numba.njit(cache=True)
+def admit(pending, ready, start, queue_end, late, t):  # pragma: no cover - compiled
+    """``pending`` (ascending local ids) with the queued items from ``start`` on and the
+    ``late`` (injected) ones that are in the inbox by ``t``, ascending; also returns where the
+    queue now starts and the late items still to come."""
+    stop = start + np.searchsorted(ready[start:queue_end], t, side="right")
+    n_late = 0
+    for i in late:
+        if ready[i] <= t:
+            n_late += 1
+    n = len(pending)
+    out = np.empty(n + stop - start + n_late, dtype=np.int64)
+    out[:n] = pending
+    out[n : n + stop - start] = np.arange(start, stop)
+    rest = np.empty(len(late) - n_late, dtype=np.int64)
+    a = n + stop - start
+    b = 0
+    for i in late:
+        if ready[i] <= t:
+            out[a] = i
+            a += 1
+        else:
+            rest[b] = i
+            b += 1
+    for j in range(1, len(out)):
+        if out[j] < out[j - 1]:  # injected items come from anywhere
+            out.sort()
+            break
+    return out, stop, rest
