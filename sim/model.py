@@ -148,8 +148,8 @@ def _items_of_units(bounds: tuple[np.ndarray, ...], units: np.ndarray) -> np.nda
     """Ascending indices of the items of ``units`` (ascending), from where each unit's run
     starts in each part (``bounds``): the same as scanning every item's unit, without a
     full-length pass per pool."""
-    parts = [np.arange(b[u], b[u + 1]) for b in bounds for u in units]
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+    parts = [np.arange(b[u], b[u + 1], dtype=np.int32) for b in bounds for u in units]
+    return np.concatenate(parts) if parts else np.empty(0, np.int32)
 
 
 def _draw_items(

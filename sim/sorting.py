@@ -32,15 +32,10 @@ def stable_argsort(values):  # pragma: no cover - compiled
     """:func:`argsort_nearly_sorted` of a contiguous float64 array, callable from kernels."""
     n = len(values)
     order = np.empty(n, dtype=np.int64)
-    lo, hi = np.inf, -np.inf
-    for v in values:
-        if v < np.inf:
-            lo = min(lo, v)
-            hi = max(hi, v)
     # Coarse buckets first (few enough that filling them stays in cache), then each bucket
     # on its own; the last bucket holds the infs, which tie and stay in input order.
     n_buckets = max(1, min(1024, n // 64))
-    start = _bucket_sort(values, np.arange(n), lo, hi, n_buckets, order)
+    start = _bucket_sort(values, n_buckets, order)
     for b in range(n_buckets):
         a, z = start[b], start[b + 1]
         if z - a > 64:
@@ -57,24 +52,25 @@ def argsort_in_cache(values):  # pragma: no cover - compiled
     value on average, then an insertion sort that moves each item only within its interval."""
     n = len(values)
     order = np.empty(n, dtype=np.int64)
-    lo, hi = np.inf, -np.inf
-    for v in values:
-        if v < np.inf:
-            lo = min(lo, v)
-            hi = max(hi, v)
-    _bucket_sort(values, np.arange(n), lo, hi, max(1, n), order)
+    _bucket_sort(values, max(1, n), order)
     _insertion_sort(values, order, 0, n)
     return order
 
 
 @numba.njit(cache=True)
-def _bucket_sort(values, ids, lo, hi, n_buckets, out):  # pragma: no cover - compiled
-    """Stable counting sort of ``ids`` (with their ``values``) into ``n_buckets`` equal
-    intervals of [lo, hi], infs after them, into ``out``; returns where each bucket starts."""
+def _bucket_sort(values, n_buckets, out):  # pragma: no cover - compiled
+    """Stable counting sort of the indices of ``values`` into ``n_buckets`` equal intervals
+    between the finite extremes, infs after them, into ``out``; returns where each bucket
+    starts."""
+    lo, hi = np.inf, -np.inf
+    for v in values:
+        if v < np.inf:
+            lo = min(lo, v)
+            hi = max(hi, v)
     scale = (n_buckets - 1) / (hi - lo) if hi > lo else 0.0
-    bucket = np.empty(len(ids), dtype=np.int64)
+    bucket = np.empty(len(values), dtype=np.int32)
     start = np.zeros(n_buckets + 2, dtype=np.int64)
-    for i in range(len(ids)):
+    for i in range(len(values)):
         v = values[i]
         b = min(int((v - lo) * scale), n_buckets - 1) if v < np.inf else n_buckets
         bucket[i] = b
@@ -82,9 +78,9 @@ def _bucket_sort(values, ids, lo, hi, n_buckets, out):  # pragma: no cover - com
     for b in range(n_buckets + 1):
         start[b + 1] += start[b]
     fill = start.copy()
-    for i in range(len(ids)):
+    for i in range(len(values)):
         b = bucket[i]
-        out[fill[b]] = ids[i]
+        out[fill[b]] = i
         fill[b] += 1
     return start
 
