@@ -5,7 +5,7 @@ over time: zero during the LIS switch downtime, then reduced by a productivity d
 decays exponentially. With unit work per sample this is a single-server queue in "capacity
 time" ``C(t) = integral of capacity``; the Lindley recursion for start times,
 ``S_k = max(C(A_k), S_{k-1} + 1)``, unrolls to a cumulative maximum,
-``S_k = k + max_{j<=k} (C(A_j) - j)``, so a whole lab's year is one vectorized pass. The
+``S_k = k + max_{j<=k} (C(A_j) - j)``, so a whole lab's year is one pass in arrival order. The
 result is ready when the analysis (the test category's turnaround) is done. Samples in flight
 across the switch lose their lab ID when ``lid_continuity`` is off, and a share of them waits
 for manual matching.
