@@ -140,7 +140,7 @@ class Calendar:
         # Minutes by which local noon is early (+) or late (-) against midnight + 720 on the
         # days the clocks change; zero on all other days. Used by local_minutes().
         noons = np.array([self.to_minutes(dt.datetime.combine(d, dt.time(12))) for d in self.days])
-        self._dst_shift: np.ndarray = _readonly(self.day_start[:-1] + 720.0 - noons)
+        self.dst_shift: np.ndarray = _readonly(self.day_start[:-1] + 720.0 - noons)
         self.working_day_mask: np.ndarray = _readonly((self.weekday < 5) & ~self.holiday_mask)
 
     def __repr__(self) -> str:
@@ -279,7 +279,7 @@ class Calendar:
         day = np.asarray(day)
         minute_of_day = np.asarray(minute_of_day, dtype=float)
         after = minute_of_day >= 180.0
-        return self.day_start[day] + minute_of_day - self._dst_shift[day] * after
+        return self.day_start[day] + minute_of_day - self.dst_shift[day] * after
 
     def session_windows(self, sessions: list[tuple[str, int]], days: str = "working") -> np.ndarray:
         """All occurrences of daily sessions over the horizon as a sorted (k, 2) array.

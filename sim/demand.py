@@ -10,8 +10,10 @@ random numbers by construction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from sim.calendar import Calendar
@@ -79,7 +81,8 @@ def generate_orders(
 
     Two passes: the first draws each unit's daily counts and which potential orders the
     planned reduction thins out, so that the second can fill preallocated arrays, unit by
-    unit, with the placed orders only.
+    unit, with the placed orders only. Potential orders are in day order, so the thinned ones
+    lie in one range of them; each unit's columns are written by one compiled pass.
     """
     s = sc.model
     cats = s.test_categories
@@ -87,26 +90,29 @@ def generate_orders(
     abn_share = np.array([c.abnormal_share for c in cats])
     crit_share = np.array([c.critical_share for c in cats])
     n_days = cal.n_days
-    day_idx = np.arange(n_days)
     red = s.policies.volume_reduction
     potential = np.zeros((len(tl.units), n_days), dtype=np.int32)
     placed = np.zeros_like(potential)
-    kept: list[np.ndarray | None] = []  # per unit: which potential orders are placed (None: all)
+    # Per unit: the first potential order of the thinned days, and which of those are placed.
+    thinned: list[tuple[int, np.ndarray]] = []
     for i, u in enumerate(tl.units):
         kind = s.site_kinds[u.kind]
         rate = u.orders_per_day * np.asarray(kind.weekday_profile)[cal.weekday]
         rate = np.where(cal.holiday_mask, rate * kind.holiday_factor, rate)
         potential[i] = streams.rng(f"orders/{u.id}").poisson(rate)
-        days = np.repeat(day_idx, potential[i])
-        u_keep = streams.rng(f"attributes/{u.id}").random(len(days))
+        first = np.concatenate(([0], np.cumsum(potential[i])))  # each day's first order
+        u_keep = streams.rng(f"attributes/{u.id}").random(first[-1])
         go = tl.go_live[i]
-        keep = None
+        d0 = d1 = 0  # thinned days
         if np.isfinite(go) and go < cal.horizon_minutes and red.share > 0:
-            go_day = cal.day_index(go)  # planned volume reduction thins potential orders
-            window = (days >= go_day - red.days_before) & (days < go_day + red.days_after)
-            keep = ~window | (u_keep >= red.share)
-        kept.append(keep)
-        placed[i] = potential[i] if keep is None else np.bincount(days[keep], minlength=n_days)
+            go_day = cal.day_index(go)  # days within [go - before, go + after)
+            d0 = min(max(math.ceil(go_day - red.days_before), 0), n_days)
+            d1 = min(max(math.ceil(go_day + red.days_after), d0), n_days)
+        keep = u_keep[first[d0] : first[d1]] >= red.share
+        placed[i] = potential[i]
+        days = np.repeat(np.arange(d1 - d0), potential[i, d0:d1])
+        placed[i, d0:d1] = np.bincount(days[keep], minlength=d1 - d0)
+        thinned.append((int(first[d0]), keep))
     total = int(placed.sum())
     f32 = np.float32
     cols = {
@@ -116,34 +122,24 @@ def generate_orders(
         "abnormal": np.empty(total, bool),
         "critical": np.empty(total, bool),
         "signer": np.empty(total, np.int16),
+        "paper": np.empty(total, bool),
         "turnaround": np.empty(total, f32),
         "review": np.empty(total, f32),
         "chase": np.empty(total, f32),
         "lookup": np.empty(total, f32),
         "lookup_u": np.empty(total, f32),
         "match_u": np.empty(total, f32),
-        "paper": np.zeros(total, bool),
     }
+    out = tuple(cols.values())
+    no_paper = (np.inf, np.inf)
     a = 0
     for i, u in enumerate(tl.units):
         n = int(potential[i].sum())
-        b = a + int(placed[i].sum())
-        keep = kept[i]
-
-        def put(name: str, values: np.ndarray, sl=slice(a, b), keep=keep) -> None:
-            cols[name][sl] = values if keep is None else values[keep]
-
         kind = s.site_kinds[u.kind]
-        days = np.repeat(day_idx, potential[i])
         h0, h1 = kind.order_hours
-        minute = h0 * 60.0 + streams.rng(f"orders/{u.id}").random(n) * (h1 - h0) * 60.0
-        t = cal.local_minutes(days, minute)
-        u_cat, u_abn, u_crit, u_signer, u_lookup = streams.rng(f"attributes/{u.id}").random((5, n))
-        category = np.minimum(
-            np.searchsorted(cat_cum, u_cat * cat_cum[-1], side="right"), len(cats) - 1
-        )
-        critical = u_crit < crit_share[category]
-        abnormal = critical | (u_abn < abn_share[category])
+        u_minute = streams.rng(f"orders/{u.id}").random(n)
+        u_attr = streams.rng(f"attributes/{u.id}").random((5, n))
+        category, abnormal, critical = _classify(u_attr, cat_cum, abn_share, crit_share)
         hrng = streams.rng(f"handling/{u.id}")
 
         def draw(role: str, size: int, kind: str = u.kind, rng=hrng) -> np.ndarray:
@@ -151,40 +147,108 @@ def generate_orders(
             return in_minutes(spec, spec.sample(rng, size))
 
         review = draw("review_time", n)
-        review[abnormal] += draw("abnormal_action_time", int(abnormal.sum()))
-        cols["unit"][a:b] = i
-        put("time", t)
-        put("category", category)
-        put("abnormal", abnormal)
-        put("critical", critical)
-        put("signer", np.minimum((u_signer * u.signers).astype(np.int16), u.signers - 1))
-        put("review", review)
-        put("chase", draw("chase_time", n))
-        put("lookup", draw("lookup_time", n))
-        put("lookup_u", u_lookup)
-        put("match_u", streams.rng(f"matching/{u.id}").random(n))
-        turnaround = np.empty(n, f32)
+        action = draw("abnormal_action_time", int(abnormal.sum()))
+        chase = draw("chase_time", n)
+        lookup = draw("lookup_time", n)
+        u_match = streams.rng(f"matching/{u.id}").random(n)
+        counts = np.bincount(category, minlength=len(cats))
+        turnaround = []  # per category, in the order of its orders
         for c, cat in enumerate(cats):
-            mask = category == c
             spec = sc.library[cat.turnaround]
             trng = streams.rng(f"turnaround/{u.id}/{cat.id}")
-            turnaround[mask] = in_minutes(spec, spec.sample(trng, int(mask.sum())))
-        put("turnaround", turnaround)
+            turnaround.append(in_minutes(spec, spec.sample(trng, int(counts[c]))))
         go = tl.go_live[i]
+        paper = no_paper
         if np.isfinite(go) and go < cal.horizon_minutes:
-            put("paper", _in_downtime(s.policies, cal, cal.day_index(go), t))
-        a = b
+            paper = _downtime(s.policies, cal, cal.day_index(go)) or no_paper
+        start, keep = thinned[i]
+        a = _place_orders(
+            out, a, i, potential[i], cal.day_start, cal.dst_shift, h0 * 60.0, h1 - h0,
+            u_minute, u_attr[3], u_attr[4], u.signers, category, abnormal, critical, review,
+            action, chase, lookup, u_match, np.concatenate(turnaround), counts, start, keep,
+            *paper,
+        )  # fmt: skip
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
 
 
-def _in_downtime(pol, cal: Calendar, go_day: int, t: np.ndarray) -> np.ndarray:
-    """Orders placed while the systems are down for the cutover (on paper)."""
+def _downtime(pol, cal: Calendar, go_day: int) -> tuple[float, float] | None:
+    """Start and end minute of the cutover downtime, when orders are placed on paper."""
     if pol.cutover_downtime_hours <= 0:
-        return np.zeros(len(t), dtype=bool)
+        return None
     h, m = map(int, pol.cutover_downtime_start.split(":"))
     start = cal.local_minutes(np.array([go_day]), np.array([h * 60 + m]))[0]
-    return (t >= start) & (t < start + pol.cutover_downtime_hours * 60.0)
+    return start, start + pol.cutover_downtime_hours * 60.0
+
+
+@numba.njit(cache=True)
+def _classify(u_attr, cat_cum, abn_share, crit_share):  # pragma: no cover - compiled
+    """Test category (by cumulative share) and abnormal and critical flags of each potential
+    order, from its uniforms (rows 0-2 of ``u_attr``)."""
+    n = u_attr.shape[1]
+    category = np.empty(n, dtype=np.int8)
+    abnormal = np.empty(n, dtype=np.bool_)
+    critical = np.empty(n, dtype=np.bool_)
+    last = len(cat_cum) - 1
+    for j in range(n):
+        x = u_attr[0, j] * cat_cum[last]
+        c = 0  # the number of cumulative shares <= x, at most the last category
+        while c < last and cat_cum[c] <= x:
+            c += 1
+        category[j] = c
+        critical[j] = u_attr[2, j] < crit_share[c]
+        abnormal[j] = critical[j] or u_attr[1, j] < abn_share[c]
+    return category, abnormal, critical
+
+
+@numba.njit(cache=True)
+def _place_orders(
+    out, a, unit, per_day, day_start, dst_shift, minute0, hours, u_minute, u_signer, u_lookup,
+    signers, category, abnormal, critical, review, action, chase, lookup, u_match, turnaround,
+    counts, start, keep, paper_from, paper_to,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Write a unit's placed orders into the columns ``out`` (in the order of ``cols``) from
+    row ``a`` on; return the row after the last. Potential order ``j`` is placed unless
+    ``keep[j - start]`` says otherwise. Each value is computed as the numpy expressions did,
+    so that it is bit for bit the same: the order time as ``Calendar.local_minutes``, the
+    abnormal action added to the review time in float64, and so on."""
+    o_unit, o_time, o_cat, o_abn, o_crit, o_signer, o_paper = out[:7]
+    o_turn, o_review, o_chase, o_lookup, o_lookup_u, o_match = out[7:]
+    next_turn = np.zeros(len(counts), dtype=np.int64)  # each category's next turnaround
+    for c in range(1, len(counts)):
+        next_turn[c] = next_turn[c - 1] + counts[c - 1]
+    next_action = 0
+    j = 0
+    for day in range(len(per_day)):
+        for _ in range(per_day[day]):
+            c = category[j]
+            turn = turnaround[next_turn[c]]
+            next_turn[c] += 1
+            minutes = review[j]
+            if abnormal[j]:
+                minutes += action[next_action]
+                next_action += 1
+            if 0 <= j - start < len(keep) and not keep[j - start]:
+                j += 1
+                continue
+            minute = minute0 + u_minute[j] * hours * 60.0
+            t = day_start[day] + minute - (dst_shift[day] if minute >= 180.0 else 0.0)
+            o_unit[a] = unit
+            o_time[a] = t
+            o_cat[a] = c
+            o_abn[a] = abnormal[j]
+            o_crit[a] = critical[j]
+            o_signer[a] = min(np.int16(u_signer[j] * signers), signers - 1)
+            o_paper[a] = t >= paper_from and t < paper_to
+            o_turn[a] = turn
+            o_review[a] = minutes
+            o_chase[a] = chase[j]
+            o_lookup[a] = lookup[j]
+            o_lookup_u[a] = u_lookup[j]
+            o_match[a] = u_match[j]
+            a += 1
+            j += 1
+    return a
 
 
 def draw_for(

@@ -138,7 +138,7 @@ class SignerPool:
         self.unit_state = unit_state  # callable(t) -> per unit (home_new, learn, lookup, train)
         self.n = n = len(cfg.signer_unit)
         order, self.ready = _ready_order(items.ready[item_ids], unready_injected)
-        self.gid = gid = item_ids[order].astype(np.int32)
+        self.gid = gid = item_ids[order].astype(np.int32, copy=False)
         self.sign_times = items.done
         m = len(gid)
         self.signer = np.empty(m, dtype=attrs.signer.dtype)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
+import numba
 import numpy as np
 import simpy
 
@@ -148,8 +149,8 @@ def _items_of_units(bounds: tuple[np.ndarray, ...], units: np.ndarray) -> np.nda
     """Ascending indices of the items of ``units`` (ascending), from where each unit's run
     starts in each part (``bounds``): the same as scanning every item's unit, without a
     full-length pass per pool."""
-    parts = [np.arange(b[u], b[u + 1]) for b in bounds for u in units]
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+    parts = [np.arange(b[u], b[u + 1], dtype=np.int32) for b in bounds for u in units]
+    return np.concatenate(parts) if parts else np.empty(0, np.int32)
 
 
 def _draw_items(
@@ -164,62 +165,65 @@ def _draw_items(
     ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
     matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
-    unit = orders.unit
     n_res = len(orders)
     legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
     fate = np.empty(n_res, np.int8)
-    due_hours = np.array([c.due_hours for c in s.test_categories])
-    dues = []
-    # Orders are stored unit after unit: a unit's switch times are scalars on its slice, and
-    # the temporaries stay small instead of a few full-length arrays each.
-    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
-    for i, (a, b) in enumerate(pairwise(bounds)):
-        legacy[a:b] = ~tl.client_new(i, orders.time[a:b])
-        fate[a:b] = _lock_fate(pol.lock, tl, i, legacy[a:b], ready[a:b])
-        due = orders.time[a:b] + due_hours[orders.category[a:b]] * 60
-        chase[a:b] = _chase_tasks(tl.lock[i], tl.rb_start[i], legacy[a:b], ready[a:b], due)
-        dues.append(due[chase[a:b]])
-    n_chase = sum(len(d) for d in dues)
-    urgency = np.full(n_res, NORMAL, np.int8)
-    urgency[orders.abnormal] = URGENT
-    urgency[orders.critical] = CRITICAL
-    inbox = np.where(legacy, np.int8(LEGACY), np.int8(NEW))
-    signer = np.take(signer_offset.astype(np.int32), unit)
-    signer += orders.signer
-    item_ready = np.concatenate([ready, *dues])
-    item_ready[:n_res][fate != FATE_OPEN] = np.inf  # reaches no inbox by itself
+    due_minutes = np.array([c.due_hours for c in s.test_categories]) * 60
+    late_from, late_fate = _late_rule(pol.lock, tl)
+    _watch_results(
+        orders.unit, orders.time, orders.category, ready, due_minutes, tl.ros_switch, tl.rb_start,
+        tl.rb_end, tl.lock, late_from, late_fate, legacy, fate, chase,
+    )  # fmt: skip
+    if pol.lock.mode not in extensions.BUILTIN_LOCK_MODES:
+        _registered_lock_fate(pol.lock, tl, orders.unit, legacy, ready, fate)
+    n = n_res + int(np.count_nonzero(chase))
+    items = Items(unit=np.empty(n, np.int32), inbox=np.empty(n, np.int8), ready=np.empty(n))
     f32 = np.float32
-    items = Items(
-        unit=np.concatenate([unit, unit[chase]]),
-        inbox=np.concatenate([inbox, inbox[chase]]),
-        ready=item_ready,
-    )
     attrs = ItemAttributes(
-        signer=np.concatenate([signer, signer[chase]]),
-        urgency=np.concatenate([urgency, np.full(n_chase, URGENT, np.int8)]),
-        handling=np.concatenate([inputs.review, inputs.chase[chase]]),
-        lookup=np.concatenate([inputs.lookup, np.zeros(n_chase, f32)]),
-        lookup_u=np.concatenate([inputs.lookup_u, np.ones(n_chase, f32)]),
-        is_chase=np.concatenate([np.zeros(n_res, bool), np.ones(n_chase, bool)]),
+        signer=np.empty(n, np.int32),
+        urgency=np.empty(n, np.int8),
+        handling=np.empty(n, f32),
+        lookup=np.empty(n, f32),
+        lookup_u=np.empty(n, f32),
+        is_chase=np.empty(n, bool),
     )
+    _fill_items(
+        orders.unit, orders.time, orders.category, orders.signer, orders.abnormal,
+        orders.critical, inputs.review, inputs.chase, inputs.lookup, inputs.lookup_u, ready,
+        legacy, fate, chase, due_minutes, signer_offset.astype(np.int32), items.unit,
+        items.inbox, items.ready, attrs.signer, attrs.urgency, attrs.handling, attrs.lookup,
+        attrs.lookup_u, attrs.is_chase,
+    )  # fmt: skip
     return orders, ready, legacy, fate, items, attrs
 
 
-def _lock_fate(policy, tl: Timeline, i: int, legacy: np.ndarray, ready: np.ndarray):
-    """Lock policy for results of unit ``i``'s legacy orders that arrive after its client
-    locks: a built-in mode, or one registered in :mod:`sim.extensions`."""
-    lock = tl.lock[i]
-    after_lock = legacy & (ready >= lock) & (ready < tl.rb_start[i])
-    fate = np.full(len(ready), FATE_OPEN, dtype=np.int8)
+def _late_rule(policy, tl: Timeline) -> tuple[np.ndarray, int]:
+    """Lock policy for results of a unit's legacy orders that arrive after its client locks:
+    per unit, from when such a result gets which fate. ``OPEN`` for a policy registered in
+    :mod:`sim.extensions`, which :func:`_registered_lock_fate` then applies."""
     if policy.mode == "drain":
-        fate[after_lock & (ready >= lock + policy.drain_days * 1440.0)] = FATE_ORPHAN
-    elif policy.mode == "lost":
-        fate[after_lock] = FATE_ORPHAN
-    elif policy.mode == "reroute":
-        fate[after_lock] = FATE_REROUTE
-    elif after_lock.any():
-        registered = extensions.LOCK_POLICIES[policy.mode]
-        late = ready[after_lock]
+        return tl.lock + policy.drain_days * 1440.0, FATE_ORPHAN
+    if policy.mode == "lost":
+        return tl.lock, FATE_ORPHAN
+    if policy.mode == "reroute":
+        return tl.lock, FATE_REROUTE
+    return tl.lock, FATE_OPEN
+
+
+def _registered_lock_fate(
+    policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray, fate: np.ndarray
+) -> None:
+    """Fate, under a lock policy registered in :mod:`sim.extensions`, of each unit's late
+    legacy results (``fate`` is set in place)."""
+    registered = extensions.LOCK_POLICIES[policy.mode]
+    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
+    for i, (a, b) in enumerate(pairwise(bounds)):
+        lock = tl.lock[i]
+        r = ready[a:b]
+        after_lock = legacy[a:b] & (r >= lock) & (r < tl.rb_start[i])
+        if not after_lock.any():
+            continue
+        late = r[after_lock]
         ctx = extensions.LockContext(np.full(len(late), i), late, np.full(len(late), lock), tl)
         chosen = np.asarray(registered.fate(registered.params(**policy.params), ctx))
         known = (FATE_OPEN, FATE_ORPHAN, FATE_REROUTE)
@@ -227,18 +231,65 @@ def _lock_fate(policy, tl: Timeline, i: int, legacy: np.ndarray, ready: np.ndarr
             raise ValueError(
                 f"lock policy {policy.mode!r} must return one of OPEN, ORPHAN, REROUTE per result"
             )
-        fate[after_lock] = chosen
-    return fate
+        fate[a:b][after_lock] = chosen
 
 
-def _chase_tasks(
-    lock: float, rb_start: float, legacy: np.ndarray, ready: np.ndarray, due: np.ndarray
-) -> np.ndarray:
-    """Watches: which of a unit's results, not back by their ``due`` time, become chase tasks
-    in the client they were ordered in. Not when that is a legacy client already locked (ROS
-    data is not migrated).
-    """
-    return (ready > due) & ~(legacy & (due >= lock) & (due < rb_start))
+@numba.njit(cache=True)
+def _watch_results(
+    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, late_from,
+    late_fate, legacy, fate, chase,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Per result: whether it was ordered in the legacy client (before the unit's order
+    switch, or during a rollback); its fate under a built-in lock policy (``late_fate`` from
+    ``late_from`` on, for legacy results ready after the lock and before a rollback); and
+    whether its watch turns into a chase task: not back by its due time, unless that is in a
+    legacy client already locked (ROS data is not migrated)."""
+    for j in range(len(time)):
+        i = unit[j]
+        t, r = time[j], ready[j]
+        rolled_back = t >= rb_start[i] and t < rb_end[i]
+        legacy[j] = not (t >= ros_switch[i] and not rolled_back)
+        after_lock = legacy[j] and r >= lock[i] and r < rb_start[i]
+        fate[j] = late_fate if after_lock and r >= late_from[i] else FATE_OPEN
+        due = t + due_minutes[category[j]]
+        chase[j] = r > due and not (legacy[j] and due >= lock[i] and due < rb_start[i])
+
+
+@numba.njit(cache=True)
+def _fill_items(
+    unit, time, category, signer, abnormal, critical, review, chase_minutes, lookup, lookup_u,
+    ready, legacy, fate, chase, due_minutes, signer_offset, it_unit, it_inbox, it_ready,
+    at_signer, at_urgency, at_handling, at_lookup, at_lookup_u, at_is_chase,
+):  # pragma: no cover - compiled  # fmt: skip
+    """Inbox items and their attributes: one result per order (same index), reaching no
+    inbox by itself unless its fate is open, then a chase task per watch that turns into one,
+    due in the client its order was placed in, in order."""
+    n_res = len(time)
+    k = n_res
+    for j in range(n_res):
+        i = unit[j]
+        inbox = LEGACY if legacy[j] else NEW
+        pool_signer = signer_offset[i] + signer[j]
+        it_unit[j] = i
+        it_inbox[j] = inbox
+        it_ready[j] = ready[j] if fate[j] == FATE_OPEN else np.inf
+        at_signer[j] = pool_signer
+        at_urgency[j] = CRITICAL if critical[j] else URGENT if abnormal[j] else NORMAL
+        at_handling[j] = review[j]
+        at_lookup[j] = lookup[j]
+        at_lookup_u[j] = lookup_u[j]
+        at_is_chase[j] = False
+        if chase[j]:
+            it_unit[k] = i
+            it_inbox[k] = inbox
+            it_ready[k] = time[j] + due_minutes[category[j]]
+            at_signer[k] = pool_signer
+            at_urgency[k] = URGENT
+            at_handling[k] = chase_minutes[j]
+            at_lookup[k] = 0.0
+            at_lookup_u[k] = 1.0
+            at_is_chase[k] = True
+            k += 1
 
 
 class _UnitState:

@@ -14,6 +14,7 @@ from scipy import stats
 
 from sim.calendar import Calendar
 from sim.demand import generate_orders
+from sim.labs import capacity_curve, result_times
 from sim.model import run_replication
 from sim.outputs import late_flags, tabulate
 from sim.scenario import load_scenario
@@ -101,6 +102,32 @@ def test_variants_share_demand_and_handling_times():
         assert np.array_equal(getattr(two, name)[e2], getattr(four, name)[e4]), name
     for name in ("review", "turnaround", "chase", "lookup"):
         assert np.array_equal(getattr(two_in, name)[e2], getattr(four_in, name)[e4]), name
+
+
+@pytest.mark.parametrize("hours", ["[8, 17]", "[6, 30]"])
+def test_lab_serves_samples_first_come_first_served(hours):
+    """Ready times equal a plain stable sort and queue of each lab's samples, also when a
+    day's orders spill into the next (then the labs cannot sort one day at a time)."""
+    sc = load_scenario(TINY, overrides=[f"site_kinds.health_centre.order_hours={hours}"])
+    cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
+    tl = build_timeline(sc, cal)
+    orders, inputs = generate_orders(sc, cal, tl, Streams(sc.model.seed, 1))
+    n_hours = int(np.ceil(cal.horizon_minutes / 60.0)) + 24 * 60
+    edges = np.arange(n_hours + 1) * 60.0
+    expected = np.empty(len(orders))
+    for j, lab in enumerate(sc.model.labs):
+        idx = np.flatnonzero(tl.unit_lab[orders.unit] == j)
+        idx = idx[np.argsort(orders.time[idx], kind="stable")]
+        cap = capacity_curve(
+            lab.capacity_per_hour, tl.lab_switch[j], lab.switch_downtime_hours,
+            lab.productivity_dip, lab.dip_recovery_days, n_hours,
+        )  # fmt: skip
+        cum = np.concatenate([[0.0], np.cumsum(cap)])
+        k = np.arange(len(idx), dtype=float)
+        served = np.maximum.accumulate(np.interp(orders.time[idx], edges, cum) - k) + k
+        expected[idx] = np.interp(served, cum, edges, right=np.inf) + inputs.turnaround[idx]
+    ready, _ = result_times(sc, cal, tl, orders, inputs)
+    np.testing.assert_array_equal(ready, expected)
 
 
 def _paired(kpi: str, a: list[str], b: list[str], path=TINY) -> np.ndarray:
