@@ -5,7 +5,9 @@ reduction), with every per-order attribute (category, flags, orderer, handling t
 for every potential order. The planned volume reduction around go-live then thins orders with
 a pre-drawn uniform. So two variants that move a go-live share the very same orders on every
 day the reduction does not touch, and the same handling time for the same order: common
-random numbers by construction.
+random numbers by construction. (Lookup times are drawn only for the potential orders that
+could ever need a lookup, those whose uniform is below the lookup share at go-live: the same
+orders in every variant that keeps that share.)
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def generate_orders(
     crit_share = np.array([c.critical_share for c in cats])
     n_days = cal.n_days
     red = s.policies.volume_reduction
+    lookup_max = np.float64(s.policies.lookup_share_at_go_live)
     potential = np.zeros((len(tl.units), n_days), dtype=np.int32)
     placed = np.zeros_like(potential)
     # Per unit: the first potential order of the thinned days, and which of those are placed.
@@ -149,7 +152,10 @@ def generate_orders(
         review = draw("review_time", n)
         action = draw("abnormal_action_time", int(abnormal.sum()))
         chase = draw("chase_time", n)
-        lookup = draw("lookup_time", n)
+        # A lookup is needed while the stored (float32) uniform is below the share, which is
+        # at most its value at go-live: lookup times are drawn for those orders alone.
+        n_lookup = int((u_attr[4].astype(f32) < lookup_max).sum())  # compared in float64
+        lookup = draw("lookup_time", n_lookup)
         u_match = streams.rng(f"matching/{u.id}").random(n)
         counts = np.bincount(category, minlength=len(cats))
         turnaround = []  # per category, in the order of its orders
@@ -165,8 +171,8 @@ def generate_orders(
         a = _place_orders(
             out, a, i, potential[i], cal.day_start, cal.dst_shift, h0 * 60.0, h1 - h0,
             u_minute, u_attr[3], u_attr[4], u.signers, category, abnormal, critical, review,
-            action, chase, lookup, u_match, np.concatenate(turnaround), counts, start, keep,
-            *paper,
+            action, chase, lookup, lookup_max, u_match, np.concatenate(turnaround), counts,
+            start, keep, *paper,
         )  # fmt: skip
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
@@ -204,20 +210,23 @@ def _classify(u_attr, cat_cum, abn_share, crit_share):  # pragma: no cover - com
 @numba.njit(cache=True)
 def _place_orders(
     out, a, unit, per_day, day_start, dst_shift, minute0, hours, u_minute, u_signer, u_lookup,
-    signers, category, abnormal, critical, review, action, chase, lookup, u_match, turnaround,
-    counts, start, keep, paper_from, paper_to,
+    signers, category, abnormal, critical, review, action, chase, lookup, lookup_max, u_match,
+    turnaround, counts, start, keep, paper_from, paper_to,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Write a unit's placed orders into the columns ``out`` (in the order of ``cols``) from
     row ``a`` on; return the row after the last. Potential order ``j`` is placed unless
     ``keep[j - start]`` says otherwise. Each value is computed as the numpy expressions did,
     so that it is bit for bit the same: the order time as ``Calendar.local_minutes``, the
-    abnormal action added to the review time in float64, and so on."""
+    abnormal action added to the review time in float64, and so on. ``lookup`` holds the
+    lookup times of the potential orders whose (float32) lookup uniform is below
+    ``lookup_max``, in order; the others never need one and get 0."""
     o_unit, o_time, o_cat, o_abn, o_crit, o_signer, o_paper = out[:7]
     o_turn, o_review, o_chase, o_lookup, o_lookup_u, o_match = out[7:]
     next_turn = np.zeros(len(counts), dtype=np.int64)  # each category's next turnaround
     for c in range(1, len(counts)):
         next_turn[c] = next_turn[c - 1] + counts[c - 1]
     next_action = 0
+    next_lookup = 0
     j = 0
     for day in range(len(per_day)):
         for _ in range(per_day[day]):
@@ -228,6 +237,11 @@ def _place_orders(
             if abnormal[j]:
                 minutes += action[next_action]
                 next_action += 1
+            u_look = np.float32(u_lookup[j])
+            look = np.float32(0.0)
+            if u_look < lookup_max:
+                look = lookup[next_lookup]
+                next_lookup += 1
             if 0 <= j - start < len(keep) and not keep[j - start]:
                 j += 1
                 continue
@@ -243,8 +257,8 @@ def _place_orders(
             o_turn[a] = turn
             o_review[a] = minutes
             o_chase[a] = chase[j]
-            o_lookup[a] = lookup[j]
-            o_lookup_u[a] = u_lookup[j]
+            o_lookup[a] = look
+            o_lookup_u[a] = u_look
             o_match[a] = u_match[j]
             a += 1
             j += 1

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from sim.calendar import Calendar
-from sim.demand import generate_orders
+from sim.demand import generate_orders, in_minutes, role_spec
 from sim.labs import capacity_curve, result_times
 from sim.model import run_replication
 from sim.outputs import late_flags, tabulate
@@ -102,6 +102,24 @@ def test_variants_share_demand_and_handling_times():
         assert np.array_equal(getattr(two, name)[e2], getattr(four, name)[e4]), name
     for name in ("review", "turnaround", "chase", "lookup"):
         assert np.array_equal(getattr(two_in, name)[e2], getattr(four_in, name)[e4]), name
+
+
+def test_lookup_times_exist_exactly_where_a_lookup_can_be_needed():
+    """A lookup is needed while an order's lookup uniform is below the share, which is at most
+    the share at go-live: those orders, and only those, get a lookup time, and those times
+    follow the ``lookup_time`` input (mean within 4 standard errors)."""
+    sc = load_scenario(TINY)
+    orders, inputs = _orders(None, 3)
+    can_need = inputs.lookup_u.astype(float) < sc.model.policies.lookup_share_at_go_live
+    assert 0.1 < can_need.mean() < 0.5
+    assert (inputs.lookup[can_need] > 0).all() and (inputs.lookup[~can_need] == 0).all()
+    kind = sc.model.sites[0].kind
+    cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
+    of_kind = np.array([u.kind == kind for u in build_timeline(sc, cal).units])[orders.unit]
+    spec = role_spec(sc, kind, "lookup_time")
+    mean, sd = in_minutes(spec, np.array(spec.mean)), in_minutes(spec, np.sqrt(spec.variance))
+    times = inputs.lookup[can_need & of_kind].astype(float)
+    assert abs(times.mean() - mean) < 4 * sd / np.sqrt(len(times))
 
 
 @pytest.mark.parametrize("hours", ["[8, 17]", "[6, 30]"])
