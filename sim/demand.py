@@ -5,9 +5,11 @@ reduction), with every per-order attribute (category, flags, orderer, handling t
 for every potential order. The planned volume reduction around go-live then thins orders with
 a pre-drawn uniform. So two variants that move a go-live share the very same orders on every
 day the reduction does not touch, and the same handling time for the same order: common
-random numbers by construction. (Lookup times are drawn only for the potential orders that
-could ever need a lookup, those whose uniform is below the lookup share at go-live: the same
-orders in every variant that keeps that share.)
+random numbers by construction. Two inputs that few orders need are not drawn for every
+order: lookup times only for the potential orders that could ever need a lookup (whose
+lookup uniform is below the share at go-live, the same orders in every variant that keeps
+that share), and chase times only for the orders that are chased, each from the order's own
+uniform through the input's quantile function (:func:`chase_minutes`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class OrderInputs:
 
     turnaround: np.ndarray  # minutes of analysis after the lab starts the sample
     review: np.ndarray  # minutes to sign (plus acting on it when abnormal)
-    chase: np.ndarray  # minutes of a chase task, if one arises
+    chase_u: np.ndarray  # uniform giving the minutes of a chase task, if one arises
     lookup: np.ndarray  # minutes of a legacy lookup, if one is needed
     lookup_u: np.ndarray  # uniform deciding whether a lookup is needed
     match_u: np.ndarray  # uniform deciding manual matching (paper orders, lost LID)
@@ -128,7 +130,7 @@ def generate_orders(
         "paper": np.empty(total, bool),
         "turnaround": np.empty(total, f32),
         "review": np.empty(total, f32),
-        "chase": np.empty(total, f32),
+        "chase_u": np.empty(total, f32),
         "lookup": np.empty(total, f32),
         "lookup_u": np.empty(total, f32),
         "match_u": np.empty(total, f32),
@@ -151,7 +153,7 @@ def generate_orders(
 
         review = draw("review_time", n)
         action = draw("abnormal_action_time", int(abnormal.sum()))
-        chase = draw("chase_time", n)
+        chase_u = hrng.random(n)  # few watches become chase tasks: see chase_minutes
         # A lookup is needed while the stored (float32) uniform is below the share, which is
         # at most its value at go-live: lookup times are drawn for those orders alone.
         n_lookup = int((u_attr[4].astype(f32) < lookup_max).sum())  # compared in float64
@@ -171,11 +173,31 @@ def generate_orders(
         a = _place_orders(
             out, a, i, potential[i], cal.day_start, cal.dst_shift, h0 * 60.0, h1 - h0,
             u_minute, u_attr[3], u_attr[4], u.signers, category, abnormal, critical, review,
-            action, chase, lookup, lookup_max, u_match, np.concatenate(turnaround), counts,
+            action, chase_u, lookup, lookup_max, u_match, np.concatenate(turnaround), counts,
             start, keep, *paper,
         )  # fmt: skip
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
+
+
+_BELOW_ONE = np.nextafter(np.float32(1), np.float32(0))  # a float32 uniform stays below 1
+
+
+def chase_minutes(
+    sc: LoadedScenario, tl: Timeline, orders: Orders, inputs: OrderInputs, chase: np.ndarray
+) -> np.ndarray:
+    """Minutes of the chase tasks of the orders selected by ``chase``, in order: the
+    ``chase_time`` input (of the order's site kind) at the order's own uniform. Only a few
+    watches turn into chase tasks, so this beats drawing a time for every order, and an order
+    gets the same time in every variant where it is chased."""
+    idx = np.flatnonzero(chase)
+    kinds = np.array([u.kind for u in tl.units])[orders.unit[idx]]
+    out = np.empty(len(idx))
+    for kind in np.unique(kinds):
+        sel = kinds == kind
+        spec = role_spec(sc, str(kind), "chase_time")
+        out[sel] = in_minutes(spec, spec.quantile(inputs.chase_u[idx[sel]].astype(np.float64)))
+    return out
 
 
 def _downtime(pol, cal: Calendar, go_day: int) -> tuple[float, float] | None:
@@ -210,7 +232,7 @@ def _classify(u_attr, cat_cum, abn_share, crit_share):  # pragma: no cover - com
 @numba.njit(cache=True)
 def _place_orders(
     out, a, unit, per_day, day_start, dst_shift, minute0, hours, u_minute, u_signer, u_lookup,
-    signers, category, abnormal, critical, review, action, chase, lookup, lookup_max, u_match,
+    signers, category, abnormal, critical, review, action, chase_u, lookup, lookup_max, u_match,
     turnaround, counts, start, keep, paper_from, paper_to,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Write a unit's placed orders into the columns ``out`` (in the order of ``cols``) from
@@ -221,7 +243,7 @@ def _place_orders(
     lookup times of the potential orders whose (float32) lookup uniform is below
     ``lookup_max``, in order; the others never need one and get 0."""
     o_unit, o_time, o_cat, o_abn, o_crit, o_signer, o_paper = out[:7]
-    o_turn, o_review, o_chase, o_lookup, o_lookup_u, o_match = out[7:]
+    o_turn, o_review, o_chase_u, o_lookup, o_lookup_u, o_match = out[7:]
     next_turn = np.zeros(len(counts), dtype=np.int64)  # each category's next turnaround
     for c in range(1, len(counts)):
         next_turn[c] = next_turn[c - 1] + counts[c - 1]
@@ -256,7 +278,7 @@ def _place_orders(
             o_paper[a] = t >= paper_from and t < paper_to
             o_turn[a] = turn
             o_review[a] = minutes
-            o_chase[a] = chase[j]
+            o_chase_u[a] = min(np.float32(chase_u[j]), _BELOW_ONE)
             o_lookup[a] = look
             o_lookup_u[a] = u_look
             o_match[a] = u_match[j]

@@ -80,6 +80,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from scipy import stats
 from scipy.special import log_ndtr, ndtr, ndtri
 
 __all__ = [
@@ -112,12 +113,19 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 @runtime_checkable
 class Sampler(Protocol):
-    """Anything that draws vectorized samples and knows its theoretical mean."""
+    """Anything that draws vectorized samples and knows its theoretical mean.
+
+    ``quantile(u)`` is the inverse distribution function: values for given uniforms, for
+    inputs that only a few items need, so that they are computed for those items alone from
+    one uniform per item (the same item gets the same value in every variant).
+    """
 
     @property
     def mean(self) -> float: ...
 
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray: ...
+
+    def quantile(self, u: np.ndarray) -> np.ndarray: ...
 
 
 def _g(x: float) -> str:
@@ -272,6 +280,9 @@ class FixedSpec(_SpecBase):
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return np.full(size, self.value, dtype=np.float64)
 
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(u), self.value, dtype=np.float64)
+
 
 class ExponentialSpec(_SpecBase):
     """Exponential with the given mean."""
@@ -288,6 +299,9 @@ class ExponentialSpec(_SpecBase):
 
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return rng.exponential(self.mean, size)
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return stats.expon(scale=self.mean).ppf(u)
 
 
 class LognormalSpec(_SpecBase):
@@ -330,6 +344,9 @@ class LognormalSpec(_SpecBase):
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return rng.lognormal(self.mu, self.sigma, size)
 
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return stats.lognorm(self.sigma, scale=math.exp(self.mu)).ppf(u)
+
 
 class GammaSpec(_SpecBase):
     """Gamma given by its mean and coefficient of variation (sd / mean)."""
@@ -355,6 +372,9 @@ class GammaSpec(_SpecBase):
 
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return rng.gamma(self.shape, self.scale, size)
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return stats.gamma(self.shape, scale=self.scale).ppf(u)
 
 
 def _check_low_mode_high(family: str, high: float, info: ValidationInfo) -> float:
@@ -398,6 +418,10 @@ class TriangularSpec(_SpecBase):
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return rng.triangular(self.low, self.mode, self.high, size)
 
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        width = self.high - self.low
+        return stats.triang((self.mode - self.low) / width, self.low, width).ppf(u)
+
 
 class PertSpec(_SpecBase):
     """(Modified) PERT: a beta distribution scaled to [low, high] with the given mode."""
@@ -436,6 +460,9 @@ class PertSpec(_SpecBase):
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return self.low + (self.high - self.low) * rng.beta(self.alpha, self.beta, size)
 
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return stats.beta(self.alpha, self.beta, self.low, self.high - self.low).ppf(u)
+
 
 class UniformSpec(_SpecBase):
     """Continuous uniform on [low, high)."""
@@ -465,6 +492,9 @@ class UniformSpec(_SpecBase):
 
     def sample(self, rng: np.random.Generator, size: Size) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        return stats.uniform(self.low, self.high - self.low).ppf(u)
 
 
 class EmpiricalSpec(_SpecBase):
@@ -513,6 +543,12 @@ class EmpiricalSpec(_SpecBase):
         values = np.asarray(self.values, dtype=np.float64)
         p = None if self.weights is None else self.probabilities
         return rng.choice(values, size=size, p=p)
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        order = np.argsort(self.values, kind="stable")
+        values = np.asarray(self.values, dtype=np.float64)[order]
+        cum = np.cumsum(self.probabilities[order])
+        return values[np.minimum(np.searchsorted(cum, u, side="right"), len(values) - 1)]
 
 
 class NormalSpec(_SpecBase):
@@ -570,6 +606,12 @@ class NormalSpec(_SpecBase):
         tail = float(ndtr(-(self.low - self.mu) / self.sigma))  # P(Z > a)
         v = tail * (1.0 - rng.random(size))  # uniform on (0, tail]
         return np.maximum(self.mu - self.sigma * ndtri(v), self.low)
+
+    def quantile(self, u: np.ndarray) -> np.ndarray:
+        if self.low is None:
+            return stats.norm(self.mu, self.sigma).ppf(u)
+        tail = float(ndtr(-(self.low - self.mu) / self.sigma))
+        return np.maximum(self.mu - self.sigma * ndtri(tail * (1.0 - np.asarray(u))), self.low)
 
 
 # -- the union --------------------------------------------------------------------------

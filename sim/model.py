@@ -26,7 +26,7 @@ import simpy
 
 from sim import extensions
 from sim.calendar import Calendar
-from sim.demand import Orders, draw_for, generate_orders, mean_minutes
+from sim.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
 from sim.inbox import (
     CRITICAL,
     LEGACY,
@@ -189,10 +189,10 @@ def _draw_items(
     )
     _fill_items(
         orders.unit, orders.time, orders.category, orders.signer, orders.abnormal,
-        orders.critical, inputs.review, inputs.chase, inputs.lookup, inputs.lookup_u, ready,
-        legacy, fate, chase, due_minutes, signer_offset.astype(np.int32), items.unit,
-        items.inbox, items.ready, attrs.signer, attrs.urgency, attrs.handling, attrs.lookup,
-        attrs.lookup_u, attrs.is_chase,
+        orders.critical, inputs.review, chase_minutes(sc, tl, orders, inputs, chase),
+        inputs.lookup, inputs.lookup_u, ready, legacy, fate, chase, due_minutes,
+        signer_offset.astype(np.int32), items.unit, items.inbox, items.ready, attrs.signer,
+        attrs.urgency, attrs.handling, attrs.lookup, attrs.lookup_u, attrs.is_chase,
     )  # fmt: skip
     return orders, ready, legacy, fate, items, attrs
 
@@ -257,13 +257,13 @@ def _watch_results(
 
 @numba.njit(cache=True)
 def _fill_items(
-    unit, time, category, signer, abnormal, critical, review, chase_minutes, lookup, lookup_u,
+    unit, time, category, signer, abnormal, critical, review, chase_time, lookup, lookup_u,
     ready, legacy, fate, chase, due_minutes, signer_offset, it_unit, it_inbox, it_ready,
     at_signer, at_urgency, at_handling, at_lookup, at_lookup_u, at_is_chase,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Inbox items and their attributes: one result per order (same index), reaching no
     inbox by itself unless its fate is open, then a chase task per watch that turns into one,
-    due in the client its order was placed in, in order."""
+    due in the client its order was placed in, in order (``chase_time``: their minutes)."""
     n_res = len(time)
     k = n_res
     for j in range(n_res):
@@ -285,7 +285,7 @@ def _fill_items(
             it_ready[k] = time[j] + due_minutes[category[j]]
             at_signer[k] = pool_signer
             at_urgency[k] = URGENT
-            at_handling[k] = chase_minutes[j]
+            at_handling[k] = chase_time[k - n_res]
             at_lookup[k] = 0.0
             at_lookup_u[k] = 1.0
             at_is_chase[k] = True

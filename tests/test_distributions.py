@@ -100,6 +100,21 @@ def test_moments_match_theory(case: str, rng: np.random.Generator) -> None:
     assert abs(x.var(ddof=1) - ref_var) < 5 * se_var
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_quantile_is_the_inverse_distribution_function(case: str) -> None:
+    data, ref = CASES[case]
+    u = np.linspace(0.001, 0.999, 999)
+    np.testing.assert_allclose(spec(**data).quantile(u), ref.ppf(u), rtol=1e-7, atol=1e-9)
+
+
+def test_empirical_and_fixed_quantiles() -> None:
+    # Values 3, 1, 2 with probabilities 1/4, 1/2, 1/4: below 1/2 it is 1, then 2, from 3/4 on 3.
+    s = spec(family="empirical", values=[3.0, 1.0, 2.0], weights=[1.0, 2.0, 1.0])
+    u = np.array([0.0, 0.49, 0.5, 0.74, 0.75, 0.999])
+    np.testing.assert_array_equal(s.quantile(u), [1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+    np.testing.assert_array_equal(spec(family="fixed", value=4.0).quantile(u), np.full(6, 4.0))
+
+
 def test_fixed(rng: np.random.Generator) -> None:
     s = spec(family="fixed", value=2.5)
     state = rng.bit_generator.state

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from sim.calendar import Calendar
-from sim.demand import generate_orders, in_minutes, role_spec
+from sim.demand import chase_minutes, generate_orders, in_minutes, role_spec
 from sim.labs import capacity_curve, result_times
 from sim.model import run_replication
 from sim.outputs import late_flags, tabulate
@@ -100,7 +100,7 @@ def test_variants_share_demand_and_handling_times():
     assert e2.sum() > 100
     for name in ("time", "unit", "category", "abnormal", "signer"):
         assert np.array_equal(getattr(two, name)[e2], getattr(four, name)[e4]), name
-    for name in ("review", "turnaround", "chase", "lookup"):
+    for name in ("review", "turnaround", "chase_u", "lookup"):
         assert np.array_equal(getattr(two_in, name)[e2], getattr(four_in, name)[e4]), name
 
 
@@ -120,6 +120,24 @@ def test_lookup_times_exist_exactly_where_a_lookup_can_be_needed():
     mean, sd = in_minutes(spec, np.array(spec.mean)), in_minutes(spec, np.sqrt(spec.variance))
     times = inputs.lookup[can_need & of_kind].astype(float)
     assert abs(times.mean() - mean) < 4 * sd / np.sqrt(len(times))
+
+
+def test_chase_times_follow_the_input_at_each_orders_own_uniform():
+    """Chase minutes are computed for the chased orders alone, from each order's uniform: the
+    same order gets the same minutes whichever others are chased, and they follow the
+    ``chase_time`` input (mean within 4 standard errors)."""
+    sc = load_scenario(TINY)
+    orders, inputs = _orders(None, 5)
+    tl = build_timeline(sc, Calendar(sc.model.horizon.start, sc.model.horizon.end))
+    every = chase_minutes(sc, tl, orders, inputs, np.ones(len(orders), bool))
+    some = np.zeros(len(orders), bool)
+    some[::7] = True
+    np.testing.assert_array_equal(chase_minutes(sc, tl, orders, inputs, some), every[::7])
+    kind = sc.model.sites[0].kind
+    of_kind = np.array([u.kind == kind for u in tl.units])[orders.unit]
+    spec = role_spec(sc, kind, "chase_time")
+    mean, sd = in_minutes(spec, np.array(spec.mean)), in_minutes(spec, np.sqrt(spec.variance))
+    assert abs(every[of_kind].mean() - mean) < 4 * sd / np.sqrt(of_kind.sum())
 
 
 @pytest.mark.parametrize("hours", ["[8, 17]", "[6, 30]"])
