@@ -27,10 +27,10 @@ until the weekly overtime cap is used. An unopened second inbox gets no overtime
 where results slip. Handling times are multiplied by the unit's
 learning-curve factor at the session's start; a result may also need a legacy lookup.
 
-All signers of a kind share session times, so one call handles one session for all of them,
-with segmented cumulative sums instead of a loop per item. ``refresh`` kinds look again at the
-inbox whenever they run out of work inside a session (round after round), which makes an
-always-open session a work-conserving first-come-first-served server within each group.
+All signers of a kind share session times, so one compiled call handles one session for all
+of them (:mod:`sim.session_kernel`). ``refresh`` kinds look again at the inbox whenever they
+run out of work inside a session (round after round), which makes an always-open session a
+work-conserving first-come-first-served server within each group.
 """
 
 from __future__ import annotations

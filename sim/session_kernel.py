@@ -3,9 +3,9 @@
 :meth:`sim.inbox.SignerPool._work` used to be a few dozen numpy calls per session over the
 pending items (a stable sort, segmented cumulative sums, scatter-adds); with about 5,500
 sessions in a replication their per-call overhead, not the arithmetic, was the cost. Here the
-same steps run as one compiled loop, in the same order and with the same floating-point
-operations (a sequential running sum is what ``np.cumsum`` does, and ``np.add.at`` adds in
-index order), so every sign time and staff minute is bit-identical to the numpy version.
+steps run as compiled loops, each signer's items one after the other from its own clock, so
+that a signer stops at the first item it cannot start and the many items carried over are
+only sorted, never worked out. Staff minutes are still added in the order of the items.
 ``cache=True`` keeps the compiled code on disk, so only the first run ever pays the compile.
 """
 
@@ -16,36 +16,12 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def _pass(pos, sg, e, clock, limit, finish, done):  # pragma: no cover - compiled
-    """Items at positions ``pos`` start in order while their signer's clock < limit.
-
-    The arithmetic of the former segmented cumulative sum, element by element: a running sum
-    over all of ``pos``, less its value at the start of each signer's run, plus the clock.
-    """
-    new_clock = clock.copy()
-    total = 0.0
-    seg_base = -np.inf
-    prev = -1
-    for j in range(len(pos)):
-        p = pos[j]
-        s = sg[p]
-        ep = e[p]
-        total += ep
-        begin = total - ep
-        if s != prev:
-            if begin > seg_base:
-                seg_base = begin
-            prev = s
-        begin -= seg_base
-        begin += clock[s]
-        if begin < limit[s]:
-            fin = begin + ep
-            finish[p] = fin
-            done[p] = True
-            c = new_clock[s]
-            if c == c and not c >= fin:
-                new_clock[s] = fin
-    return new_clock
+def _any_second(item, code, second_of, lo, hi):  # pragma: no cover - compiled
+    """Whether any of the items at positions ``lo:hi`` of ``item`` is in a second inbox."""
+    p = lo
+    while p < hi and not second_of[code[item[p]]]:
+        p += 1
+    return p < hi
 
 
 @numba.njit(cache=True)
@@ -61,118 +37,104 @@ def work(
     messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
     inbox. ``unit_learn`` and ``unit_look`` are the learning factor and lookup share of the
     units (``unit_of`` each signer). Returns the new clocks and ``pending`` without the items
-    signed now."""
+    signed now.
+
+    Most pending items are not reached in a session (about half of all visits were to items
+    carried over), so only the order is built for all of them; an item's handling time is
+    worked out when its signer gets to it, and a signer stops at its first item past the
+    limit: a signer's clock only grows, so nothing after that item starts either."""
     signing, chase, lookup_row, dual_system, messages_row = rows
+    n = len(clock)
     learn = unit_learn[unit_of]
     look_share = unit_look[unit_of]
     has_look = look_share.any()
     # A stable counting sort by key, without the items nobody works today (key ``nobody``).
-    # Each item's attributes are read once, in ascending (memory) order, and what the later
-    # steps need of it is placed with it: reading them in sorted order jumps all over memory.
-    counts = np.zeros(nobody + 2, dtype=np.int64)
+    first = np.zeros(nobody + 2, dtype=np.int64)  # where each key's run starts
     for i in ids:
-        counts[key_of[code[i]] + 1] += 1
+        first[key_of[code[i]] + 1] += 1
     for k in range(1, nobody + 2):
-        counts[k] += counts[k - 1]
-    m = counts[nobody]
-    item = np.empty(m, dtype=np.int64)
-    keys = np.empty(m, dtype=np.int64)
-    e = np.empty(m)
-    base = np.empty(m)
-    look = np.zeros(m, dtype=np.float32)
-    second = np.empty(m, dtype=np.bool_)
-    chase_at = np.empty(m, dtype=np.bool_)
-    gid_at = np.empty(m, dtype=np.int64)
+        first[k] += first[k - 1]
+    at = first.copy()
+    item = np.empty(first[nobody], dtype=np.int64)
     for i in ids:
-        c = code[i]
-        k = key_of[c]
+        k = key_of[code[i]]
         if k < nobody:
-            p = counts[k]
-            counts[k] = p + 1
-            item[p] = i
-            keys[p] = k
-            s = k >> 3
-            b = handling[i] * learn[s]
-            base[p] = b
-            if has_look:
-                if lookup_u[i] < look_share[s]:
-                    look[p] = lookup[i]
-                e[p] = b + look[p]
-            else:
-                e[p] = b
-            second[p] = second_of[c]
-            chase_at[p] = is_chase[i]
-            gid_at[p] = gid[i]
-    sg = keys >> 3
-    switch = np.zeros(m, dtype=np.bool_)
-    prev = -1
-    opened = False
-    for p in range(m):
-        s = sg[p]
-        if s != prev:
-            prev = s
-            opened = False
-        if second[p] and not opened:
-            opened = True  # the switching cost rides on the signer's first second-inbox item
-            if not paid[s]:
-                switch[p] = True
-                e[p] += switch_cost
-    finish = np.empty(m)
-    done = np.zeros(m, dtype=np.bool_)
-    if regular:
-        n_head = 0
-        for p in range(m):
-            if (keys[p] & 7) <= head_group:
-                n_head += 1
-        head = np.empty(n_head, dtype=np.int64)
-        tail = np.empty(m - n_head, dtype=np.int64)
-        a = 0
-        for p in range(m):
-            if (keys[p] & 7) <= head_group:
-                head[a] = p
-                a += 1
-            else:
-                tail[p - a] = p
-        clock = _pass(head, sg, e, clock, limit, finish, done) if n_head else clock
-        # Messages: a fluid quota between urgent and normal items.
-        msg = np.minimum(messages * learn, np.maximum(limit - clock, 0.0))
-        for s in range(len(msg)):
-            if learn[s] > 0:
-                messages[s] -= msg[s] / learn[s]
-            if msg[s] > 0:
-                cells[messages_row, unit_of[s]] += msg[s]
-        clock = clock + msg
-        if m > n_head:
-            clock = _pass(tail, sg, e, clock, limit, finish, done)
-    else:
-        clock = _pass(np.arange(m), sg, e, clock, limit, finish, done)
+            item[at[k]] = i
+            at[k] += 1
+    # A signer's run of keys: the head groups, then (in regular work, after the messages)
+    # the rest; ``upto`` is where the items it started in each end.
+    n_phases = 2 if regular else 1
+    split = head_group + 1 if regular else 8
+    upto = np.empty((n_phases, n), dtype=np.int64)
+    base = np.empty(len(item))
+    look = np.empty(len(item), dtype=np.float32)
+    opened = np.zeros(n, dtype=np.bool_)
+    switch_at = np.full(n, -1)  # the item that the switching cost rides on
+    clock = clock.copy()
     n_done = 0
-    for p in range(m):
-        if done[p]:
-            n_done += 1
-            sign_times[gid_at[p]] = finish[p]
-            signed[item[p]] = True
-            row = chase if chase_at[p] else signing
-            cells[row, unit_of[sg[p]]] += base[p]
-            if has_look:
-                cells[lookup_row, unit_of[sg[p]]] += np.float64(look[p])
-    for p in range(m):
-        if switch[p] and done[p]:
-            cells[dual_system, unit_of[sg[p]]] += switch_cost
+    for phase in range(n_phases):
+        for s in range(n):
+            lo = first[8 * s] if phase == 0 else first[8 * s + split]
+            hi = first[8 * s + split] if phase == 0 else first[8 * s + 8]
+            t = clock[s]
+            p = lo
+            while p < hi and t < limit[s]:
+                i = item[p]
+                b = handling[i] * learn[s]
+                base[p] = b
+                e = b
+                if has_look:
+                    look[p] = lookup[i] if lookup_u[i] < look_share[s] else 0
+                    e = b + look[p]
+                if second_of[code[i]] and not opened[s]:
+                    # The switching cost rides on the signer's first second-inbox item,
+                    # which may be among the head items it did not get to.
+                    opened[s] = True
+                    skipped = phase == 1 and _any_second(
+                        item, code, second_of, upto[0, s], first[8 * s + split]
+                    )
+                    if not paid[s] and not skipped:
+                        switch_at[s] = p
+                        e += switch_cost
+                t += e
+                sign_times[gid[i]] = t
+                signed[i] = True
+                p += 1
+            clock[s] = t
+            upto[phase, s] = p
+            n_done += p - lo
+        if phase == 0 and regular:
+            # Messages: a fluid quota between urgent and normal items.
+            for s in range(n):
+                msg = min(messages[s] * learn[s], max(limit[s] - clock[s], 0.0))
+                if learn[s] > 0:
+                    messages[s] -= msg / learn[s]
+                if msg > 0:
+                    cells[messages_row, unit_of[s]] += msg
+                clock[s] += msg
+    # Staff minutes, in the order of the items.
+    for s in range(n):
+        u = unit_of[s]
+        for phase in range(n_phases):
+            lo = first[8 * s] if phase == 0 else first[8 * s + split]
+            for p in range(lo, upto[phase, s]):
+                cells[chase if is_chase[item[p]] else signing, u] += base[p]
+                if has_look:
+                    cells[lookup_row, u] += np.float64(look[p])
+    for s in range(n):
+        if switch_at[s] >= 0:
+            cells[dual_system, unit_of[s]] += switch_cost
             if switch_cost > 0:
-                paid[sg[p]] = True
+                paid[s] = True
     if n_done == 0:
         return clock, pending
-    n_left = 0
-    for i in pending:
-        n_left += not signed[i]
-    left = np.empty(n_left, dtype=np.int64)
+    left = np.empty(len(pending), dtype=np.int64)
     k = 0
     for i in pending:
         if not signed[i]:
             left[k] = i
             k += 1
-    return clock, left
+    return clock, left[:k]
 
 
 @numba.njit(cache=True)
