@@ -325,13 +325,15 @@ class SignerPool:
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        clock, self.pending = session_kernel.work(
+        clock, n_done = session_kernel.work(
             ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
             self.lookup, self.lookup_u, self.is_chase, learn, look_share,
             float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
             self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
-            self.signed, self.pending,
+            self.signed,
         )  # fmt: skip
+        if n_done:
+            self.pending = session_kernel.unsigned(self.pending, self.signed)
         return clock, paid
 
     def _workers(self, day: int) -> None:

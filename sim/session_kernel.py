@@ -28,7 +28,7 @@ def _any_second(item, code, second_of, lo, hi):  # pragma: no cover - compiled
 def work(
     ids, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase, unit_learn,
     unit_look, switch_cost, paid, clock, limit, regular, head_group, messages, cells, rows,
-    unit_of, gid, sign_times, signed, pending,
+    unit_of, gid, sign_times, signed,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Work ``ids`` (ascending local ids) in priority order from each signer's ``clock`` until
     ``limit``; see :meth:`sim.inbox.SignerPool._work`. An item's sort key is ``8 * worker +
@@ -36,8 +36,7 @@ def work(
     ``cells`` (today's, activity by unit) at ``rows`` (signing, chase, lookup, dual system,
     messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
     inbox. ``unit_learn`` and ``unit_look`` are the learning factor and lookup share of the
-    units (``unit_of`` each signer). Returns the new clocks and ``pending`` without the items
-    signed now.
+    units (``unit_of`` each signer). Returns the new clocks and how many items were signed.
 
     Most pending items are not reached in a session (about half of all visits were to items
     carried over), so only the order is built for all of them; an item's handling time is
@@ -49,103 +48,98 @@ def work(
     look_share = unit_look[unit_of]
     has_look = look_share.any()
     # A stable counting sort by key, without the items nobody works today (key ``nobody``).
-    first = np.zeros(nobody + 2, dtype=np.int64)  # where each key's run starts
-    for i in ids:
-        first[key_of[code[i]] + 1] += 1
-    for k in range(1, nobody + 2):
-        first[k] += first[k - 1]
-    at = first.copy()
-    item = np.empty(first[nobody], dtype=np.int64)
+    # Each key's run is filled from its end, so that ``first`` ends up where each starts.
+    first = np.zeros(nobody + 1, dtype=np.int64)
     for i in ids:
         k = key_of[code[i]]
         if k < nobody:
-            item[at[k]] = i
-            at[k] += 1
-    # A signer's run of keys: the head groups, then (in regular work, after the messages)
-    # the rest; ``upto`` is where the items it started in each end.
-    n_phases = 2 if regular else 1
+            first[k] += 1
+    for k in range(1, nobody + 1):
+        first[k] += first[k - 1]
+    item = np.empty(first[nobody], dtype=np.int64)
+    for j in range(len(ids) - 1, -1, -1):
+        i = ids[j]
+        k = key_of[code[i]]
+        if k < nobody:
+            first[k] -= 1
+            item[first[k]] = i
+    # Signer by signer, so that staff minutes are added in the order of the items: its head
+    # groups, then (in regular work, after the messages) the rest.
     split = head_group + 1 if regular else 8
-    upto = np.empty((n_phases, n), dtype=np.int64)
-    base = np.empty(len(item))
-    look = np.empty(len(item), dtype=np.float32)
-    opened = np.zeros(n, dtype=np.bool_)
-    switch_at = np.full(n, -1)  # the item that the switching cost rides on
     clock = clock.copy()
     n_done = 0
-    for phase in range(n_phases):
-        for s in range(n):
-            lo = first[8 * s] if phase == 0 else first[8 * s + split]
-            hi = first[8 * s + split] if phase == 0 else first[8 * s + 8]
-            t = clock[s]
-            p = lo
-            while p < hi and t < limit[s]:
-                i = item[p]
-                b = handling[i] * learn[s]
-                base[p] = b
-                e = b
-                if has_look:
-                    look[p] = lookup[i] if lookup_u[i] < look_share[s] else 0
-                    e = b + look[p]
-                if second_of[code[i]] and not opened[s]:
-                    # The switching cost rides on the signer's first second-inbox item,
-                    # which may be among the head items it did not get to.
-                    opened[s] = True
-                    skipped = phase == 1 and _any_second(
-                        item, code, second_of, upto[0, s], first[8 * s + split]
-                    )
-                    if not paid[s] and not skipped:
-                        switch_at[s] = p
-                        e += switch_cost
-                t += e
-                sign_times[gid[i]] = t
-                signed[i] = True
-                p += 1
-            clock[s] = t
-            upto[phase, s] = p
-            n_done += p - lo
-        if phase == 0 and regular:
-            # Messages: a fluid quota between urgent and normal items.
-            for s in range(n):
-                msg = min(messages[s] * learn[s], max(limit[s] - clock[s], 0.0))
+    for s in range(n):
+        u = unit_of[s]
+        t = clock[s]
+        opened = False
+        head_end = stop = first[8 * s + split]
+        for phase in range(2 if regular else 1):
+            if phase == 1:
+                # Messages: a fluid quota between urgent and normal items.
+                msg = min(messages[s] * learn[s], max(limit[s] - t, 0.0))
                 if learn[s] > 0:
                     messages[s] -= msg / learn[s]
                 if msg > 0:
-                    cells[messages_row, unit_of[s]] += msg
-                clock[s] += msg
-    # Staff minutes, in the order of the items.
-    for s in range(n):
-        u = unit_of[s]
-        for phase in range(n_phases):
-            lo = first[8 * s] if phase == 0 else first[8 * s + split]
-            for p in range(lo, upto[phase, s]):
-                cells[chase if is_chase[item[p]] else signing, u] += base[p]
+                    cells[messages_row, u] += msg
+                t += msg
+            p = first[8 * s] if phase == 0 else head_end
+            hi = head_end if phase == 0 else first[8 * s + 8]
+            while p < hi and t < limit[s]:
+                i = item[p]
+                b = handling[i] * learn[s]
+                look = np.float32(0)
+                if has_look and lookup_u[i] < look_share[s]:
+                    look = lookup[i]
+                e = b + look if has_look else b
+                if second_of[code[i]] and not opened:
+                    # The switching cost rides on the signer's first second-inbox item,
+                    # which may be among the head items it did not get to.
+                    opened = True
+                    skipped = phase == 1 and _any_second(item, code, second_of, stop, head_end)
+                    if not paid[s] and not skipped:
+                        e += switch_cost
+                        cells[dual_system, u] += switch_cost
+                        if switch_cost > 0:
+                            paid[s] = True
+                t += e
+                sign_times[gid[i]] = t
+                signed[i] = True
+                cells[chase if is_chase[i] else signing, u] += b
                 if has_look:
-                    cells[lookup_row, u] += np.float64(look[p])
-    for s in range(n):
-        if switch_at[s] >= 0:
-            cells[dual_system, unit_of[s]] += switch_cost
-            if switch_cost > 0:
-                paid[s] = True
-    if n_done == 0:
-        return clock, pending
+                    cells[lookup_row, u] += np.float64(look)
+                n_done += 1
+                p += 1
+            stop = p
+        clock[s] = t
+    return clock, n_done
+
+
+@numba.njit(cache=True)
+def unsigned(pending, signed):  # pragma: no cover - compiled
+    """``pending`` without the items that have been ``signed``."""
     left = np.empty(len(pending), dtype=np.int64)
     k = 0
     for i in pending:
         if not signed[i]:
             left[k] = i
             k += 1
-    return clock, left[:k]
+    return left[:k]
 
 
 @numba.njit(cache=True)
-def overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid):  # pragma: no cover
-    """Pending items (in order) that are urgent enough for overtime, have a worker today,
-    and that the worker knows of: in the home inbox, or in the second if it was opened."""
+def overtime_items(
+    pending, signed, code, key_of, second_of, urgent_of, nobody, paid
+):  # pragma: no cover - compiled
+    """Pending items (in order) not yet ``signed`` that are urgent enough for overtime, have a
+    worker today, and that the worker knows of: in the home inbox, or in the second if it was
+    opened."""
     out = np.empty(len(pending), dtype=np.int64)
     m = 0
     for i in pending:
         c = code[i]
         k = key_of[c]
+        if signed[i]:
+            continue
         if k != nobody and urgent_of[c] and (not second_of[c] or paid[k >> 3]):
             out[m] = i
             m += 1
@@ -261,21 +255,25 @@ def finish_session(
     if ``first_round`` (sessions that do not refresh have only this one), then urgent leftovers
     in overtime (:func:`overtime_items`, :func:`overtime_limits`) when there is a cap, then
     :func:`close_session`. Returns ``pending`` without what was signed."""
+    n_done = 0
     if first_round and len(pending):
-        clock, pending = work(
+        clock, n_done = work(
             pending, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
             unit_learn, unit_look, switch_cost, paid, clock, limit, True, head_group,
-            messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+            messages, cells, rows, unit_of, gid, sign_times, signed,
         )  # fmt: skip
     if overtime_cap > 0:
-        urgent = overtime_items(pending, code, key_of, second_of, urgent_of, nobody, paid)
+        urgent = overtime_items(pending, signed, code, key_of, second_of, urgent_of, nobody, paid)
         if len(urgent):
             ot_limit = overtime_limits(present, close, clock, overtime_cap, overtime_used)
-            clock, pending = work(
+            clock, n_ot = work(
                 urgent, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
                 unit_learn, unit_look, switch_cost, paid, clock, ot_limit, False,
-                head_group, messages, cells, rows, unit_of, gid, sign_times, signed, pending,
+                head_group, messages, cells, rows, unit_of, gid, sign_times, signed,
             )  # fmt: skip
+            n_done += n_ot
+    if n_done:
+        pending = unsigned(pending, signed)
     close_session(
         present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked,
         busy_until,
