@@ -27,10 +27,10 @@ until the weekly overtime cap is used. An unopened second inbox gets no overtime
 where results slip. Handling times are multiplied by the unit's
 learning-curve factor at the session's start; a result may also need a legacy lookup.
 
-All signers of a kind share session times, so one call handles one session for all of them,
-with segmented cumulative sums instead of a loop per item. ``refresh`` kinds look again at the
-inbox whenever they run out of work inside a session (round after round), which makes an
-always-open session a work-conserving first-come-first-served server within each group.
+All signers of a kind share session times, so one compiled call handles one session for all
+of them (:mod:`sim.session_kernel`). ``refresh`` kinds look again at the inbox whenever they
+run out of work inside a session (round after round), which makes an always-open session a
+work-conserving first-come-first-served server within each group.
 """
 
 from __future__ import annotations
@@ -325,13 +325,15 @@ class SignerPool:
 
         Returns the new clocks and which signers have opened their second inbox.
         """
-        clock, self.pending = session_kernel.work(
+        clock, n_done = session_kernel.work(
             ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
             self.lookup, self.lookup_u, self.is_chase, learn, look_share,
             float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
             self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
-            self.signed, self.pending,
+            self.signed,
         )  # fmt: skip
+        if n_done:
+            self.pending = session_kernel.unsigned(self.pending, self.signed)
         return clock, paid
 
     def _workers(self, day: int) -> None:
