@@ -135,7 +135,9 @@ class SignerPool:
         unready_injected: bool = True,
     ):
         self.cfg = cfg
-        self.unit_state = unit_state  # callable(t) -> per unit (home_new, learn, lookup, train)
+        # callable(t) -> per unit (home_new, learn, lookup, train); the model's also has
+        # .at(times, units), with which a run takes the state of all its sessions at once
+        self.unit_state = unit_state
         self.n = n = len(cfg.signer_unit)
         order, self.ready = _ready_order(items.ready[item_ids], unready_injected)
         self.gid = gid = item_ids[order].astype(np.int32, copy=False)

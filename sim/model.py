@@ -366,8 +366,6 @@ def simulate(rep: Replication) -> Replication:
     reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
-    unit_state = _UnitState(sc, tl)
-
     def pool_process(pool: SignerPool, kind_id: str):
         sessions = pool.cfg.sessions
         past = np.flatnonzero(sessions[:, 0] >= cal.horizon_minutes)
@@ -379,7 +377,7 @@ def simulate(rep: Replication) -> Replication:
         new_day = np.r_[True, days[1:] != days[:-1]]
         msgs = np.full(pool.n, s.site_kinds[kind_id].message_minutes_per_day)
         daily = _daily_workload(workload, pool.cfg.signer_unit, days[new_day])
-        states = zip(*unit_state.at(sessions[:, 0], pool.units), strict=True)
+        states = zip(*pool.unit_state.at(sessions[:, 0], pool.units), strict=True)
         for start, end, day, week, first, state in zip(
             *sessions.T.tolist(), days.tolist(), _iso_weeks(cal, days).tolist(), new_day.tolist(),
             states, strict=True,
