@@ -39,7 +39,7 @@ TARGET_200_S = 15 * 60
 
 
 def _timed_run(scenario: Path, n: int, executor: str, workers: int, seed: int) -> dict:
-    from sim.experiment import Plan, Variant, executor_for, run_experiment
+    from sim.experiment.runs import Plan, Variant, executor_for, run_experiment
 
     variants = (Variant("window-2w", "window-2w"), Variant("window-4w", "window-4w"))
     plan = Plan(str(scenario), variants, n, root_seed=seed)

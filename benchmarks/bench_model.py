@@ -102,11 +102,11 @@ def _child_full(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     import numpy as np
 
-    from sim.experiment import keep_freed_memory
-    from sim.model import build, simulate
-    from sim.outputs import tabulate
-    from sim.scenario import load_scenario
-    from sim.sorting import argsort_nearly_sorted
+    from sim.experiment.runs import keep_freed_memory
+    from sim.metrics.tables import tabulate
+    from sim.model.kernels.sorting import argsort_nearly_sorted
+    from sim.model.replication import build, simulate
+    from sim.scenario.loading import load_scenario
 
     memory_kept = keep_freed_memory()  # as every `cutover run` block does before replicating
     t0b = time.perf_counter()
@@ -145,8 +145,8 @@ def _child_reduced(spec: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from benchmarks.reference_model import reference_sign_times
-    from sim.model import build, simulate
-    from sim.scenario import load_scenario
+    from sim.model.replication import build, simulate
+    from sim.scenario.loading import load_scenario
 
     sc = load_scenario(spec["scenario"], spec["variant"], spec["overrides"])
     rep = build(sc, replication=spec["replication"])

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from sim.inbox import CRITICAL, URGENT
-from sim.model import Replication
+from sim.model.inbox import CRITICAL, URGENT
+from sim.model.replication import Replication
 
 
 def reference_sign_times(rep: Replication) -> np.ndarray:

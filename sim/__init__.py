@@ -25,28 +25,36 @@ __version__ = "0.1.0"
 
 # Public name -> module that defines it.
 _API = {
-    "load_scenario": "sim.scenario",
-    "with_changes": "sim.scenario",
-    "from_model": "sim.scenario",
-    "ScenarioError": "sim.errors",
-    "LoadedScenario": "sim.scenario",
-    "Scenario": "sim.schema",
+    "load_scenario": "sim.scenario.loading",
+    "with_changes": "sim.scenario.loading",
+    "from_model": "sim.scenario.loading",
+    "ScenarioError": "sim.scenario.errors",
+    "LoadedScenario": "sim.scenario.loading",
+    "Scenario": "sim.scenario.schema",
     "list_variants": "sim.api",
     "run_one": "sim.api",
-    "run_replication": "sim.model",
-    "tabulate": "sim.outputs",
-    "Plan": "sim.experiment",
-    "Variant": "sim.experiment",
-    "plan_for": "sim.experiment",
-    "run_experiment": "sim.experiment",
-    "executor_for": "sim.experiment",
-    "reopen_run": "sim.experiment",
-    "execute": "sim.experiment",
+    "run_replication": "sim.model.replication",
+    "tabulate": "sim.metrics.tables",
+    "Plan": "sim.experiment.runs",
+    "Variant": "sim.experiment.runs",
+    "plan_for": "sim.experiment.runs",
+    "run_experiment": "sim.experiment.runs",
+    "executor_for": "sim.experiment.runs",
+    "reopen_run": "sim.experiment.runs",
+    "execute": "sim.experiment.runs",
     "compare_run": "sim.compare",
     "write_report": "sim.report",
-    "KPIS": "sim.kpis",
+    "KPIS": "sim.metrics.kpis",
 }
-_MODULES = ("results", "charts", "extensions", "report", "compare", "experiment")
+# Public module name -> module.
+_MODULES = {
+    "results": "sim.results",
+    "charts": "sim.charts",
+    "extensions": "sim.extensions",
+    "report": "sim.report",
+    "compare": "sim.compare",
+    "experiment": "sim.experiment.runs",
+}
 
 __all__ = [*_API, *_MODULES, "__version__"]
 
@@ -55,5 +63,5 @@ def __getattr__(name: str) -> Any:
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
     if name in _MODULES:
-        return importlib.import_module(f"sim.{name}")
+        return importlib.import_module(_MODULES[name])
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.outputs import Tables
-from sim.scenario import LoadedScenario, load_doc, variant_patches
+from sim.metrics.tables import Tables
+from sim.scenario.loading import LoadedScenario, load_doc, variant_patches
 
 
 def list_variants(path: str | Path) -> dict[str, str]:
@@ -25,8 +25,8 @@ def run_one(
     sc: LoadedScenario, replication: int = 0, root_seed: int | None = None, per_result=False
 ) -> Tables:
     """One replication of a loaded scenario, as tables (unit-day, lab-day, locks, KPIs)."""
-    from sim.model import run_replication
-    from sim.outputs import tabulate
+    from sim.metrics.tables import tabulate
+    from sim.model.replication import run_replication
 
     rep = run_replication(sc, replication, root_seed)
     return tabulate(rep, with_results=per_result)

@@ -40,12 +40,12 @@ from matplotlib.ticker import FuncFormatter
 
 from sim import results
 from sim.compare import KEY_KPIS, Estimate, compare_run, signed
-from sim.kpis import KPIS, thresholds
-from sim.runfolder import slug
-from sim.scenario import LoadedScenario, from_model, load_scenario
-from sim.schema import Scenario
-from sim.summary import HOURS
-from sim.timeline import timeline_frame
+from sim.experiment.runfolder import slug
+from sim.metrics.kpis import KPIS, thresholds
+from sim.metrics.summary import HOURS
+from sim.scenario.loading import LoadedScenario, from_model, load_scenario
+from sim.scenario.schema import Scenario
+from sim.schedule.table import timeline_frame
 
 STYLE = Path(__file__).with_name("cutover.mplstyle")
 # Okabe-Ito: tells variants apart for colour-blind readers too; variant i gets PALETTE[i].

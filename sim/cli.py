@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import __version__
-from sim.checks import integrations
-from sim.errors import Diagnostic, ExitCode, ScenarioError
-from sim.kpis import KPIS
-from sim.scenario import LoadedScenario, load_doc, load_scenario, variant_patches
+from sim.metrics.kpis import KPIS
+from sim.scenario.errors import Diagnostic, ExitCode, ScenarioError
+from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
+from sim.schedule.checks import integrations
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario, 66 missing input file."
@@ -139,7 +139,7 @@ def timeline(
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV to standard output.")] = False,
 ) -> None:
     """Show each site's go-live, order/result switch, lab switch, dual window and locks."""
-    from sim.timeline import timeline_frame
+    from sim.schedule.table import timeline_frame
 
     sc = _load(scenario, variant, overrides)
     frame = timeline_frame(sc)
@@ -223,8 +223,8 @@ BlockOpt = Annotated[
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Map the package's errors to their message and documented exit code."""
-    from sim.experiment import ExperimentError
-    from sim.runfolder import RunFolderError
+    from sim.experiment.runfolder import RunFolderError
+    from sim.experiment.runs import ExperimentError
 
     try:
         yield
@@ -278,7 +278,7 @@ def _progress_bar(quiet: bool):
 
 def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool) -> None:
     """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks."""
-    from sim.experiment import Interrupted, execute, executor_for
+    from sim.experiment.runs import Interrupted, execute, executor_for
 
     todo = len(plan.blocks()) - len(folder.done_blocks())
     workers = min(workers or os.cpu_count() or 1, max(todo, 1))
@@ -370,7 +370,7 @@ def run(
     Every variant runs the same replications with common random numbers. The last line
     printed is the run folder; compare its variants with `cutover compare RUN`.
     """
-    from sim.experiment import Plan, Variant, reopen_run, start_run
+    from sim.experiment.runs import Plan, Variant, reopen_run, start_run
 
     with _errors():
         if resume is not None:
@@ -411,7 +411,7 @@ def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
 
 
 def _seed(seed: int | None) -> int:
-    from sim.experiment import fresh_seed
+    from sim.experiment.runs import fresh_seed
 
     if seed is not None:
         return seed
@@ -448,7 +448,7 @@ def sweep(
 
     The last line printed is the run folder.
     """
-    from sim.experiment import Plan, start_run
+    from sim.experiment.runs import Plan, start_run
 
     with _errors():
         found = _grid_variants(grid) if grid else _declared_sweep(scenario)
@@ -469,7 +469,7 @@ def _grid_variants(grid: list[str]):
     """``path=a,b`` options as variants named ``field=a,...``, one per combination."""
     import itertools
 
-    from sim.experiment import ExperimentError, Variant
+    from sim.experiment.runs import ExperimentError, Variant
 
     axes = []
     for item in grid:
@@ -486,7 +486,7 @@ def _grid_variants(grid: list[str]):
 
 
 def _declared_sweep(scenario: Path):
-    from sim.experiment import ExperimentError, Variant
+    from sim.experiment.runs import ExperimentError, Variant
 
     names = [n for n in variant_patches(load_doc(scenario).data) if n.startswith("sweep:")]
     if not names:
@@ -577,7 +577,7 @@ def report_command(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (for editors that check YAML)."""
-    from sim.schema import Scenario
+    from sim.scenario.schema import Scenario
 
     console.print_json(json.dumps(Scenario.model_json_schema()))
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiment import ExperimentError
-from sim.kpis import KPIS, thresholds
+from sim.experiment.runs import ExperimentError
+from sim.metrics.kpis import KPIS, thresholds
 from sim.results import frame, manifest
 
 KEY_KPIS = ("late_abnormal", "orphans", "extra_staff_hours")

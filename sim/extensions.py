@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-OPEN, ORPHAN, REROUTE = 0, 1, 2  # fates of a late legacy result (see sim.model)
+OPEN, ORPHAN, REROUTE = 0, 1, 2  # fates of a late legacy result (see sim.model.replication)
 BUILTIN_LOCK_MODES = ("drain", "reroute", "lost")
 
 
@@ -142,7 +142,7 @@ def lock_policy(
 
 def register_site_kind(name: str, definition: dict[str, Any]) -> None:
     """Register a site kind (the fields of ``site_kinds.<name>`` in a scenario)."""
-    from sim.schema import SiteKind
+    from sim.scenario.schema import SiteKind
 
     SiteKind.model_validate(definition)  # fail here, not in every scenario that uses it
     SITE_KINDS[name] = dict(definition)

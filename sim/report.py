@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim import charts
 from sim.compare import Comparison, Estimate, compare_run, number, signed, t_interval
-from sim.kpis import KPIS
+from sim.metrics.kpis import KPIS
 from sim.results import frame
 
 REPORT = "report.html"

@@ -8,7 +8,7 @@ aggregated in SQL without loading everything, and turned into pandas with ``.df(
     kpis.filter("variant = 'window-4w'").df()
     results.open(run, "region_days").aggregate("variant, avg(backlog)").df()
 
-Only finished blocks are read (each file is complete; see :mod:`sim.runfolder`).
+Only finished blocks are read (each file is complete; see :mod:`sim.experiment.runfolder`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.runfolder import RunFolder, RunFolderError
+from sim.experiment.runfolder import RunFolder, RunFolderError
 
 
 def open(

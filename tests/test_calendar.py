@@ -1,4 +1,4 @@
-"""Tests for sim.calendar: Swedish day types, DST-correct clock, session windows.
+"""Tests for sim.sampling.calendar: Swedish day types, DST-correct clock, session windows.
 
 Expected dates are Swedish facts (checked against an almanac), not outputs of the code.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calendar import Calendar
+from sim.sampling.calendar import Calendar
 
 D = dt.date
 STHLM = ZoneInfo("Europe/Stockholm")

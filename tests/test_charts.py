@@ -20,8 +20,8 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from sim import charts, results
-from sim.experiment import Plan, Variant, load_variants, run_experiment
-from sim.timeline import timeline_frame
+from sim.experiment.runs import Plan, Variant, load_variants, run_experiment
+from sim.schedule.table import timeline_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "scenarios" / "tiny.yaml")

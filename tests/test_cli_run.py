@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from sim import results
 from sim.cli import app
-from sim.kpis import KPIS
-from sim.runfolder import RunFolder
+from sim.experiment.runfolder import RunFolder
+from sim.metrics.kpis import KPIS
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"

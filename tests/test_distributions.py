@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from scipy import stats
 
-from sim.distributions import (
+from sim.sampling.distributions import (
     DISTRIBUTION_ADAPTER,
     FAMILIES,
     Z90,

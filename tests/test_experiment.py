@@ -17,7 +17,8 @@ import pytest
 
 from sim import results
 from sim.compare import t_interval, welch_interval
-from sim.experiment import (
+from sim.experiment.runfolder import RunFolder
+from sim.experiment.runs import (
     Interrupted,
     Plan,
     Variant,
@@ -28,7 +29,6 @@ from sim.experiment import (
     run_experiment,
     start_run,
 )
-from sim.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "scenarios" / "tiny.yaml")

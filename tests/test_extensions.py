@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from sim import extensions
-from sim.inbox import WORKLOAD
-from sim.model import run_replication
-from sim.outputs import tabulate
-from sim.scenario import ScenarioError, load_scenario, with_changes
+from sim.metrics.tables import tabulate
+from sim.model.inbox import WORKLOAD
+from sim.model.replication import run_replication
+from sim.scenario.loading import ScenarioError, load_scenario, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.model import run_replication
-from sim.outputs import coexistence_odds_ratio
-from sim.scenario import load_scenario
+from sim.metrics.tables import coexistence_odds_ratio
+from sim.model.replication import run_replication
+from sim.scenario.loading import load_scenario
 
 FVM = Path(__file__).resolve().parent.parent / "scenarios" / "fvm-2020.yaml"
 

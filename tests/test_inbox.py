@@ -1,7 +1,7 @@
 """Signing sessions worked on paper: deterministic items, sign times derived by hand.
 
 Each case sets up a signer pool directly (no scenario), runs one or two sessions and checks
-the completion minute of every item against the order of work in sim/inbox.py's docstring.
+the completion minute of every item against the order of work in sim/model/inbox.py's docstring.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.inbox import (
+from sim.model.inbox import (
     CRITICAL,
     LEGACY,
     NEW,

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.calendar import Calendar
-from sim.demand import chase_minutes, generate_orders, in_minutes, role_spec
-from sim.labs import capacity_curve, result_times
-from sim.model import run_replication
-from sim.outputs import late_flags, tabulate
-from sim.scenario import load_scenario
-from sim.streams import Streams
-from sim.systems import build_timeline
+from sim.metrics.tables import late_flags, tabulate
+from sim.model.demand import chase_minutes, generate_orders, in_minutes, role_spec
+from sim.model.labs import capacity_curve, result_times
+from sim.model.replication import run_replication
+from sim.sampling.calendar import Calendar
+from sim.sampling.streams import Streams
+from sim.scenario.loading import load_scenario
+from sim.schedule.timeline import build_timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model import run_replication
-from sim.outputs import _group_quantiles, tabulate
-from sim.scenario import load_scenario
-from sim.summary import COUNTS, HOURS, summarise
+from sim.metrics.summary import COUNTS, HOURS, summarise
+from sim.metrics.tables import _group_quantiles, tabulate
+from sim.model.replication import run_replication
+from sim.scenario.loading import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

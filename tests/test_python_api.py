@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim import results
-from sim.experiment import (
+from sim.experiment.runs import (
     ExperimentError,
     InlineExecutor,
     execute,
@@ -16,7 +16,7 @@ from sim.experiment import (
     reopen_run,
     start_run,
 )
-from sim.scenario import ScenarioError, from_model, load_scenario, with_changes
+from sim.scenario.loading import ScenarioError, from_model, load_scenario, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 FVM = ROOT / "scenarios" / "fvm-2020.yaml"

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.model import run_replication
-from sim.scenario import load_scenario
+from sim.model.replication import run_replication
+from sim.scenario.loading import load_scenario
 
 SCENARIO = Path(__file__).parent / "data" / "queueing.yaml"
 WARMUP_DAYS, COOLDOWN_DAYS, REPLICATIONS = 7, 5, 10

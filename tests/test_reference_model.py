@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from benchmarks.reference_model import reference_sign_times
-from sim.model import build, simulate
-from sim.scenario import load_scenario
+from sim.model.replication import build, simulate
+from sim.scenario.loading import load_scenario
 
 SCENARIO = Path(__file__).parent / "data" / "reference.yaml"
 

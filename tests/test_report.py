@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.experiment import Plan, Variant, run_experiment
-from sim.kpis import KPIS
+from sim.experiment.runs import Plan, Variant, run_experiment
+from sim.metrics.kpis import KPIS
 from sim.report import summary_paragraph, write_report
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.checks import integrations
 from sim.cli import app
-from sim.dates import parse_rule
-from sim.errors import ScenarioError
-from sim.scenario import UsageError, expand_sweep, load_scenario
-from sim.timeline import COLUMNS, timeline_frame
+from sim.scenario.dates import parse_rule
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import UsageError, expand_sweep, load_scenario
+from sim.schedule.checks import integrations
+from sim.schedule.table import COLUMNS, timeline_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 FVM = ROOT / "scenarios" / "fvm-2020.yaml"

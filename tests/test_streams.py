@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.streams import MAX_SEED, Streams, make_rng, stream_key
+from sim.sampling.streams import MAX_SEED, Streams, make_rng, stream_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +128,7 @@ def test_stream_key_and_numbers_stable_across_processes() -> None:
     names = ["demand", "review_time", "turnaround/su_lab"]
     code = (
         "import json, sys\n"
-        "from sim.streams import make_rng, stream_key\n"
+        "from sim.sampling.streams import make_rng, stream_key\n"
         "names = json.loads(sys.argv[1])\n"
         "print(json.dumps({n: [stream_key(n), make_rng(42, 7, n).random(3).tolist()]"
         " for n in names}))\n"

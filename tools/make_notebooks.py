@@ -51,7 +51,7 @@ sim.list_variants(SCENARIO)""",
         ),
         (
             "code",
-            """from sim.timeline import timeline_frame
+            """from sim.schedule.table import timeline_frame
 
 columns = ["site", "count", "lab", "ehr_go_live", "ros_switch", "coexistence_days"]
 timeline_frame(sc)[columns].head(12)""",

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
-from sim.scenario import LoadedScenario
+from sim.scenario.loading import LoadedScenario
 
 COLUMNS = [
     "site",

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.calendar import Calendar
-from sim.demand import mean_minutes, role_spec
-from sim.inbox import WORKLOAD
-from sim.scenario import LoadedScenario
-from sim.systems import Timeline
+from sim.model.demand import mean_minutes, role_spec
+from sim.model.inbox import WORKLOAD
+from sim.sampling.calendar import Calendar
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.timeline import Timeline
 
 
 def _spread(total: float, days: np.ndarray, working: np.ndarray, out: np.ndarray) -> None:

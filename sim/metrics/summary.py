@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.inbox import ACTIVITIES
-from sim.outputs import Tables, week_starts
+from sim.metrics.tables import Tables, week_starts
+from sim.model.inbox import ACTIVITIES
 
 HOURS = [f"{a}_hours" for a in ACTIVITIES] + ["overtime_hours", "worked_hours"]
 COUNTS = ["results", "signed", "backlog", "late_abnormal", "orphans"]

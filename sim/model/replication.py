@@ -1,9 +1,9 @@
 """One replication of a cutover: the SimPy model that ties the mechanisms together.
 
-What does not interact is drawn up front and vectorized: orders (:mod:`sim.demand`), lab
-start and result times (:mod:`sim.labs`), watches that turn into chase tasks, which orders
-were placed in which client (:mod:`sim.systems`), and scheduled workload
-(:mod:`sim.workload`). What interacts runs as SimPy processes on one clock:
+What does not interact is drawn up front and vectorized: orders (:mod:`sim.model.demand`), lab
+start and result times (:mod:`sim.model.labs`), watches that turn into chase tasks, which orders
+were placed in which client (:mod:`sim.schedule.timeline`), and scheduled workload
+(:mod:`sim.model.workload`). What interacts runs as SimPy processes on one clock:
 
 * one process per site kind works each signing session for all its signers at once
   (:class:`sim.inbox.SignerPool`);
@@ -11,7 +11,7 @@ were placed in which client (:mod:`sim.systems`), and scheduled workload
   in that client when it locks, and, under ``drain``, orphans what is left at the deadline;
 * one process runs the central reroute queue, a daily capacity of results routed by hand.
 
-:func:`run_replication` returns the per-item record; :mod:`sim.outputs` turns it into tables.
+:func:`run_replication` returns the per-item record; :mod:`sim.metrics.tables` turns it into tables.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import numpy as np
 import simpy
 
 from sim import extensions
-from sim.calendar import Calendar
-from sim.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
-from sim.inbox import (
+from sim.model.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
+from sim.model.inbox import (
     CRITICAL,
     LEGACY,
     NEW,
@@ -39,11 +38,12 @@ from sim.inbox import (
     PoolConfig,
     SignerPool,
 )
-from sim.labs import result_times
-from sim.scenario import LoadedScenario
-from sim.streams import Streams
-from sim.systems import Timeline, build_timeline
-from sim.workload import daily_workload
+from sim.model.labs import result_times
+from sim.model.workload import daily_workload
+from sim.sampling.calendar import Calendar
+from sim.sampling.streams import Streams
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.timeline import Timeline, build_timeline
 
 FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = extensions.OPEN, extensions.ORPHAN, extensions.REROUTE
 

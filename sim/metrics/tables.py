@@ -2,7 +2,7 @@
 
 Everything is computed after the run from the per-item record and the staff-minute ledgers,
 vectorized: an end-of-day backlog is the number of results ready by midnight and neither
-signed nor orphaned by then. KPIs (defined once in :mod:`sim.kpis`) are totals and peaks of
+signed nor orphaned by then. KPIs (defined once in :mod:`sim.metrics.kpis`) are totals and peaks of
 these tables.
 """
 
@@ -15,10 +15,10 @@ import numba
 import numpy as np
 import pandas as pd
 
-from sim.calendar import Calendar
-from sim.inbox import ACTIVITIES
-from sim.kpis import KPIS
-from sim.model import Replication
+from sim.metrics.kpis import KPIS
+from sim.model.inbox import ACTIVITIES
+from sim.model.replication import Replication
+from sim.sampling.calendar import Calendar
 
 
 @dataclass

@@ -14,10 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.errors import Diagnostic, format_path
+from sim.scenario.errors import Diagnostic, format_path
 
 if TYPE_CHECKING:
-    from sim.scenario import LoadedScenario
+    from sim.scenario.loading import LoadedScenario
 
 
 @dataclass(frozen=True)

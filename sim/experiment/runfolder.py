@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from sim import __version__
-from sim.errors import ExitCode
+from sim.scenario.errors import ExitCode
 
 PACKAGES = (
     "simpy", "numpy", "scipy", "pandas", "pyarrow", "duckdb", "pydantic", "holidays", "matplotlib",
@@ -65,7 +65,7 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> dict[str, Any]:
     """The commit of the code and whether the work tree had changes (None outside git)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

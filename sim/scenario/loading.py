@@ -25,12 +25,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim import extensions as ext
-from sim.dates import DateCycleError, DateResolver, DateRule, parse_rule
-from sim.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
-from sim.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
-from sim.kpis import KPIS
-from sim.schema import INPUT_ROLES, Scenario
-from sim.yamlio import Doc, PathT, merge, parse, parse_scalar, read_text, resolve_dotted
+from sim.metrics.kpis import KPIS
+from sim.sampling.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
+from sim.scenario.dates import DateCycleError, DateResolver, DateRule, parse_rule
+from sim.scenario.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
+from sim.scenario.schema import INPUT_ROLES, Scenario
+from sim.scenario.yamlio import Doc, PathT, merge, parse, parse_scalar, read_text, resolve_dotted
 
 RESERVED_VARIANT_KEYS = ("description",)
 
@@ -572,7 +572,7 @@ def _finish(
 ) -> LoadedScenario:
     """Validate a patched document, load its distributions (unless given), resolve dates
     and check the schedule: the stages every way of making a scenario shares."""
-    from sim.checks import check_schedule
+    from sim.schedule.checks import check_schedule
 
     try:
         model = Scenario.model_validate(doc.data)
@@ -606,7 +606,7 @@ def _finish(
 def _add_registered_site_kinds(model: Scenario) -> None:
     """Site kinds used by sites but defined only in :mod:`sim.extensions` join the scenario
     (so they are part of its resolved form and hash)."""
-    from sim.schema import SiteKind
+    from sim.scenario.schema import SiteKind
 
     ext.load_plugins()
     for site in model.sites:

@@ -1,12 +1,12 @@
 """Monte Carlo experiments: every variant over the same replications, in blocks, on any executor.
 
 A replication's random streams are keyed by root seed, replication index and stream name,
-never by variant (:mod:`sim.streams`), so variant A and variant B of replication *r* face the
-same demand, turnaround and handling draws: common random numbers, which is what makes a
-paired comparison of variants sharp.
+never by variant (:mod:`sim.sampling.streams`), so variant A and variant B of replication *r*
+face the same demand, turnaround and handling draws: common random numbers, which is what
+makes a paired comparison of variants sharp.
 
 The work is cut into blocks of replications; a block runs every variant of its replications
-and returns small tables (:mod:`sim.summary`). Blocks are the unit of scheduling and of
+and returns small tables (:mod:`sim.metrics.summary`). Blocks are the unit of scheduling and of
 recovery: the driver writes each finished block to the run folder atomically, whichever
 worker computed it, so no shared file system is needed, an interrupted run keeps every
 finished block, and ``resume`` runs the rest. The cut depends on the replication count only,
@@ -35,13 +35,13 @@ from typing import Any
 
 import pandas as pd
 
-from sim.errors import ExitCode
-from sim.kpis import thresholds
-from sim.model import run_replication
-from sim.outputs import tabulate
-from sim.runfolder import RunFolder, RunFolderError, environment
-from sim.scenario import LoadedScenario, load_doc, load_scenario, variant_patches
-from sim.summary import summarise
+from sim.experiment.runfolder import RunFolder, RunFolderError, environment
+from sim.metrics.kpis import thresholds
+from sim.metrics.summary import summarise
+from sim.metrics.tables import tabulate
+from sim.model.replication import run_replication
+from sim.scenario.errors import ExitCode
+from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
 
 MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from sim.errors import Diagnostic, Mark, MissingInputError, ScenarioError, format_path
+from sim.scenario.errors import Diagnostic, Mark, MissingInputError, ScenarioError, format_path
 
 PathT = tuple[str | int, ...]
 

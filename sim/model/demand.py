@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sim.calendar import Calendar
-from sim.distributions import DistributionSpec
-from sim.scenario import LoadedScenario
-from sim.streams import Streams
-from sim.systems import Timeline
+from sim.sampling.calendar import Calendar
+from sim.sampling.distributions import DistributionSpec
+from sim.sampling.streams import Streams
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.timeline import Timeline
 
 MINUTES_PER = {"s": 1 / 60, "min": 1.0, "h": 60.0, "days": 1440.0}
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import Calendar
-from sim.scenario import LoadedScenario
+from sim.sampling.calendar import Calendar
+from sim.scenario.loading import LoadedScenario
 
 NEVER = np.inf
 

@@ -28,7 +28,7 @@ where results slip. Handling times are multiplied by the unit's
 learning-curve factor at the session's start; a result may also need a legacy lookup.
 
 All signers of a kind share session times, so one compiled call handles one session for all
-of them (:mod:`sim.session_kernel`). ``refresh`` kinds look again at the inbox whenever they
+of them (:mod:`sim.model.kernels.session`). ``refresh`` kinds look again at the inbox whenever they
 run out of work inside a session (round after round), which makes an always-open session a
 work-conserving first-come-first-served server within each group.
 """
@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import session_kernel
-from sim.sorting import argsort_nearly_sorted, has_finite_ties
+from sim.model.kernels import session as session_kernel
+from sim.model.kernels.sorting import argsort_nearly_sorted, has_finite_ties
 
 CRITICAL, URGENT, NORMAL = 0, 1, 2
 LEGACY, NEW = 0, 1

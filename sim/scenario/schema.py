@@ -1,9 +1,9 @@
 """The scenario format: what a planner may write, checked field by field.
 
 Pydantic v2 models with unknown keys rejected, so a typo is an error and never a silently
-ignored setting. Cross-references (a site's lab, kind and area; distribution names) are checked
-later in :mod:`sim.scenario`, where the source marks are at hand. ``cutover schema`` prints the
-JSON Schema of :class:`Scenario` for editors.
+ignored setting. Cross-references (a site's lab, kind and area; distribution names) are
+checked later in :mod:`sim.scenario.loading`, where the source marks are at hand.
+``cutover schema`` prints the JSON Schema of :class:`Scenario` for editors.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.dates import parse_rule
+from sim.scenario.dates import parse_rule
 
 
 class Strict(BaseModel):

@@ -16,11 +16,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.calendar import Calendar
-from sim.demand import OrderInputs, Orders
-from sim.scenario import LoadedScenario
-from sim.sorting import argsort_in_cache, argsort_nearly_sorted
-from sim.systems import Timeline
+from sim.model.demand import OrderInputs, Orders
+from sim.model.kernels.sorting import argsort_in_cache, argsort_nearly_sorted
+from sim.sampling.calendar import Calendar
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.timeline import Timeline
 
 _TINY = 1e-9  # capacity floor during downtime keeps C(t) strictly increasing
 

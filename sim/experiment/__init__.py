@@ -1,0 +1,1 @@
+"""Experiments: plans of replications and variants, executors, and the run folder."""
