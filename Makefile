@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_REPLICATIONS ?= 8
 
-.PHONY: demo test lint bench bench-experiment clean
+.PHONY: demo test test-quick lint bench bench-experiment clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# The edit loop: everything but the tests marked slow (notebooks, Dask, Chromium, region scale).
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
