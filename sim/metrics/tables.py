@@ -208,19 +208,23 @@ def _turnarounds_by_lab_day(
 #: rest), in value order, so that each order statistic is selected within one small bucket.
 _BUCKETS = 256
 _BUCKET_SHIFT = 52 - 3  # keeps a float's exponent and the top three bits of its mantissa
+#: Flipping all but the sign bit of a negative float's bits puts the bits in value order.
+_ALL_BUT_SIGN = 0x7FFF_FFFF_FFFF_FFFF
+#: The turnaround percentiles of :func:`lab_days`, as fractions.
+_QUANTILES = (0.5, 0.9)
 
 
 @numba.njit(cache=True)
 def _group_quantiles(x, bounds):  # pragma: no cover - compiled
     """Median and 90th percentile of each group ``x[bounds[g]:bounds[g + 1]]``, shape (groups,
     2), with linear interpolation as numpy's default. ``x`` has no nan."""
-    out = np.empty((len(bounds) - 1, 2))
+    out = np.empty((len(bounds) - 1, len(_QUANTILES)))
     bucketed = np.empty(np.max(np.diff(bounds)) if len(bounds) > 1 else 0)
     starts = np.empty(_BUCKETS + 1, dtype=np.int64)
     for g in range(len(bounds) - 1):
         n = bounds[g + 1] - bounds[g]
         _bucket_sort(x[bounds[g] : bounds[g + 1]], bucketed, starts)
-        for j, p in enumerate((0.5, 0.9)):
+        for j, p in enumerate(_QUANTILES):
             pos = (n - 1) * p
             lo = int(np.floor(pos))
             x_lo = _order_statistic(bucketed, starts, lo)
@@ -233,7 +237,7 @@ def _group_quantiles(x, bounds):  # pragma: no cover - compiled
 def _bucket_sort(x, out, starts):  # pragma: no cover - compiled
     """Copy ``x`` to ``out`` sorted by bucket; ``starts``: where each bucket starts, and ends."""
     bits = x.view(np.int64)
-    key = (bits ^ ((bits >> 63) & 0x7FFF_FFFF_FFFF_FFFF)) >> _BUCKET_SHIFT  # in value order
+    key = (bits ^ ((bits >> 63) & _ALL_BUT_SIGN)) >> _BUCKET_SHIFT  # in value order
     key = np.minimum(key - key.min(), _BUCKETS - 1)
     starts[:] = 0
     for k in key:
