@@ -278,7 +278,7 @@ def _progress_bar(quiet: bool):
 
 def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool) -> None:
     """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks."""
-    from sim.experiment.runs import Interrupted, execute, executor_for
+    from sim.experiment.runs import Interrupted, execute, executor_for, keep_freed_memory
 
     todo = len(plan.blocks()) - len(folder.done_blocks())
     workers = min(workers or os.cpu_count() or 1, max(todo, 1))
@@ -295,10 +295,11 @@ def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: 
         if bar is not None:
             bar.update(task, completed=done, total=total)
 
+    keep_freed_memory()  # the command owns this process and its workers: all run replications
     try:
         with (
             bar or contextlib.nullcontext(),
-            executor_for(executor.value, workers, scheduler) as ex,
+            executor_for(executor.value, workers, scheduler, keep_freed_memory) as ex,
         ):
             execute(folder, plan, scenarios, ex, progress)
     except Interrupted as stop:

@@ -161,6 +161,11 @@ def keep_freed_memory() -> bool:
     touched anew (1-2 s per replication, in system time). Kept in the heap, the next
     replication of the same worker reuses those pages. The peak memory does not change, and
     neither do the results. Returns whether it applied (glibc only).
+
+    It changes the whole process, so it is opt-in, for processes that run replications and
+    nothing else: the ``initializer`` of :func:`executor_for`'s workers, or the ``cutover``
+    command's own process. Running blocks never applies it (a notebook kernel keeps its
+    allocator as it was).
     """
     global _MEMORY_KEPT
     if _MEMORY_KEPT is None:
@@ -180,7 +185,6 @@ _MEMORY_KEPT: bool | None = None
 
 def run_block(block: Block) -> BlockResult:
     """Run every variant of the block's replications; return their summary tables."""
-    keep_freed_memory()
     start = time.perf_counter()
     parts: dict[str, list[pd.DataFrame]] = {}
     for r in block.replications:
@@ -215,16 +219,22 @@ class InlineExecutor(Executor):
 
 @contextlib.contextmanager
 def executor_for(
-    kind: str = "process", workers: int | None = None, scheduler: str | None = None
+    kind: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    initializer: Callable[[], object] | None = None,
 ) -> Iterator[Executor]:
     """An executor by name: ``process`` (local processes; 1 worker runs inline) or ``dask``
-    (the cluster at ``scheduler``, or a local one with ``workers`` processes)."""
+    (the cluster at ``scheduler``, or a local one with ``workers`` processes).
+
+    ``initializer`` (e.g. :func:`keep_freed_memory`) runs in each worker process as it starts,
+    never in this one: one inline worker does without it."""
     workers = workers or os.cpu_count() or 1
     if kind == "process":
         if workers == 1:
             yield InlineExecutor()
             return
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=initializer)
         try:
             yield pool
         finally:
@@ -252,6 +262,8 @@ def executor_for(
                 )
             )
             client = stack.enter_context(Client(cluster))
+        if initializer is not None:
+            client.register_worker_callbacks(setup=initializer)
         yield client.get_executor(pure=False)
 
 
