@@ -78,6 +78,8 @@ def _bucket_sort(values, n_buckets, out):  # pragma: no cover - compiled
             lo = min(lo, v)
             hi = max(hi, v)
     scale = (n_buckets - 1) / (hi - lo) if hi > lo else 0.0
+    if scale == 0.0:  # one bucket, or a span past the largest float: all finite in bucket 0
+        lo = 0.0  # (``v - lo`` could overflow to inf, and inf * 0 is nan)
     bucket = np.empty(len(values), dtype=np.int32)
     start = np.zeros(n_buckets + 2, dtype=np.int64)
     for i in range(len(values)):
