@@ -124,15 +124,6 @@ class ClassTable(NamedTuple):
 
 
 @numba.njit(cache=True)
-def _any_second(item, code, second_of, lo, hi):  # pragma: no cover - compiled
-    """Whether any of the items at positions ``lo:hi`` of ``item`` is in a second inbox."""
-    p = lo
-    while p < hi and not second_of[code[item[p]]]:
-        p += 1
-    return p < hi
-
-
-@numba.njit(cache=True)
 def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma: no cover
     """Work ``ids`` (ascending local ids of ``items``) in priority order from each signer's
     ``clock`` until ``limit``; see :meth:`sim.inbox.SignerPool._work`. Groups up to
@@ -144,7 +135,8 @@ def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma:
     Most pending items are not reached in a session (about half of all visits were to items
     carried over), so only the order is built for all of them; an item's handling time is
     worked out when its signer gets to it, and a signer stops at its first item past the
-    limit: a signer's clock only grows, so nothing after that item starts either."""
+    limit: a signer's clock only grows, so nothing after that item starts either (nor, after
+    a head item it did not get to, any item after the messages)."""
     code, key_of, second_of, nobody = items.code, tables.key_of, tables.second_of, tables.nobody
     cells, rows = ledger.cells, ledger.rows
     paid, messages, switch_cost = signers.paid, signers.messages, signers.switch_cost
@@ -179,7 +171,7 @@ def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma:
         t = clock[s]
         opened = False
         own = KEYS_PER_WORKER * s  # the signer's first key
-        head_end = stop = first[own + split]
+        head_end = first[own + split]
         for phase in range(2 if regular else 1):
             if phase == 1:
                 # Messages: a fluid quota between urgent and normal items.
@@ -199,11 +191,9 @@ def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma:
                     look = items.lookup[i]
                 e = b + look if has_look else b
                 if second_of[code[i]] and not opened:
-                    # The switching cost rides on the signer's first second-inbox item,
-                    # which may be among the head items it did not get to.
+                    # The switching cost rides on the signer's first second-inbox item.
                     opened = True
-                    skipped = phase == 1 and _any_second(item, code, second_of, stop, head_end)
-                    if not paid[s] and not skipped:
+                    if not paid[s]:
                         e += switch_cost
                         cells[rows.dual_system, u] += switch_cost
                         if switch_cost > 0:
@@ -216,7 +206,6 @@ def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma:
                     cells[rows.lookup, u] += np.float64(look)
                 n_done += 1
                 p += 1
-            stop = p
         clock[s] = t
     return clock, n_done
 
