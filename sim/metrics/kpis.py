@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim import extensions
+from sim.scenario.errors import Diagnostic
+from sim.scenario.loading import LoadedScenario, Refs
+
 
 @dataclass(frozen=True)
 class Kpi:
@@ -85,3 +89,12 @@ KPIS: dict[str, Kpi] = {
         ),
     ]
 }
+
+
+@extensions.scenario_check
+def check_thresholds(sc: LoadedScenario) -> list[Diagnostic]:
+    """A scenario may set thresholds only for KPIs of this registry."""
+    refs = Refs(sc.doc)
+    for name in sc.model.kpi_thresholds:
+        refs.check(name, KPIS, "KPI", ("kpi_thresholds", name))
+    return refs.errors

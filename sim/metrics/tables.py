@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.metrics.kpis import KPIS
-from sim.model.inbox import ACTIVITIES
+from sim.model.ledger import ACTIVITIES
 from sim.model.replication import Replication
 from sim.sampling.calendar import Calendar
 
@@ -430,9 +430,7 @@ def coexistence_odds_ratio(rep: Replication) -> dict[str, float]:
     go, ros = tl.go_live[o.unit], tl.ros_switch[o.unit]
     has_window = ros > go
     t = rep.lab_ready
-    closed = tl.lock[o.unit] + (
-        s.policies.lock.drain_days * 1440.0 if s.policies.lock.mode == "drain" else 0.0
-    )
+    closed = tl.closed[o.unit]
     before = go - (s.staffing.training_weeks * 7 + 7) * 1440.0
     dual = has_window & o.abnormal & (t >= go) & (t < ros)
     single = (

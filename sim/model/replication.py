@@ -7,9 +7,9 @@ were placed in which client (:mod:`sim.schedule.timeline`), and scheduled worklo
 
 * one process per site kind works each signing session for all its signers at once
   (:class:`sim.inbox.SignerPool`);
-* one process per unit whose legacy client locks applies the lock policy to what is still
-  in that client when it locks, and, under ``drain``, orphans what is left at the deadline;
-* one process runs the central reroute queue, a daily capacity of results routed by hand.
+* one process per unit whose legacy client locks takes what is still in that client's inbox
+  at the lock policy's deadline (:mod:`sim.model.locks`);
+* one process runs the central reroute queue (:mod:`sim.model.reroute`).
 
 :func:`run_replication` returns the per-item record; :mod:`sim.metrics.tables` turns it into tables.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numba
 import numpy as np
@@ -32,18 +31,21 @@ from sim.model.inbox import (
     NEW,
     NORMAL,
     URGENT,
-    WORKLOAD,
     ItemAttributes,
     Items,
     PoolConfig,
     SignerPool,
 )
 from sim.model.labs import result_times
+from sim.model.ledger import WORKLOAD
+from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
+from sim.model.reroute import RerouteQueue
 from sim.model.workload import daily_workload
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
 from sim.scenario.loading import LoadedScenario
-from sim.schedule.timeline import Timeline, build_timeline
+from sim.schedule.schedule import build_schedule
+from sim.schedule.timeline import Timeline
 
 FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = extensions.OPEN, extensions.ORPHAN, extensions.REROUTE
 
@@ -89,7 +91,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
     cal = Calendar(s.horizon.start, s.horizon.end)
-    tl = build_timeline(sc, cal)
+    tl = build_schedule(sc).timeline(cal)
     streams = Streams(seed, replication)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
@@ -167,15 +169,13 @@ def _draw_items(
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
     n_res = len(orders)
     legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
-    fate = np.empty(n_res, np.int8)
+    after_lock = np.empty(n_res, bool)
     due_minutes = np.array([c.due_hours for c in s.test_categories]) * 60
-    late_from, late_fate = _late_rule(pol.lock, tl)
     _watch_results(
         orders.unit, orders.time, orders.category, ready, due_minutes, tl.ros_switch, tl.rb_start,
-        tl.rb_end, tl.lock, late_from, late_fate, legacy, fate, chase,
+        tl.rb_end, tl.lock, legacy, after_lock, chase,
     )  # fmt: skip
-    if pol.lock.mode not in extensions.BUILTIN_LOCK_MODES:
-        _registered_lock_fate(pol.lock, tl, orders.unit, legacy, ready, fate)
+    fate = lock_fates(pol.lock, tl, orders.unit, ready, after_lock)
     n = n_res + int(np.count_nonzero(chase))
     items = Items(unit=np.empty(n, np.int32), inbox=np.empty(n, np.int8), ready=np.empty(n))
     f32 = np.float32
@@ -197,60 +197,22 @@ def _draw_items(
     return orders, ready, legacy, fate, items, attrs
 
 
-def _late_rule(policy, tl: Timeline) -> tuple[np.ndarray, int]:
-    """Lock policy for results of a unit's legacy orders that arrive after its client locks:
-    per unit, from when such a result gets which fate. ``OPEN`` for a policy registered in
-    :mod:`sim.extensions`, which :func:`_registered_lock_fate` then applies."""
-    if policy.mode == "drain":
-        return tl.lock + policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return tl.lock, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return tl.lock, FATE_REROUTE
-    return tl.lock, FATE_OPEN
-
-
-def _registered_lock_fate(
-    policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray, fate: np.ndarray
-) -> None:
-    """Fate, under a lock policy registered in :mod:`sim.extensions`, of each unit's late
-    legacy results (``fate`` is set in place)."""
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
-    for i, (a, b) in enumerate(pairwise(bounds)):
-        lock = tl.lock[i]
-        r = ready[a:b]
-        after_lock = legacy[a:b] & (r >= lock) & (r < tl.rb_start[i])
-        if not after_lock.any():
-            continue
-        late = r[after_lock]
-        ctx = extensions.LockContext(np.full(len(late), i), late, np.full(len(late), lock), tl)
-        chosen = np.asarray(registered.fate(registered.params(**policy.params), ctx))
-        known = (FATE_OPEN, FATE_ORPHAN, FATE_REROUTE)
-        if chosen.shape != late.shape or not np.isin(chosen, known).all():
-            raise ValueError(
-                f"lock policy {policy.mode!r} must return one of OPEN, ORPHAN, REROUTE per result"
-            )
-        fate[a:b][after_lock] = chosen
-
-
 @numba.njit(cache=True)
 def _watch_results(
-    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, late_from,
-    late_fate, legacy, fate, chase,
+    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, legacy,
+    after_lock, chase,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Per result: whether it was ordered in the legacy client (before the unit's order
-    switch, or during a rollback); its fate under a built-in lock policy (``late_fate`` from
-    ``late_from`` on, for legacy results ready after the lock and before a rollback); and
-    whether its watch turns into a chase task: not back by its due time, unless that is in a
-    legacy client already locked (ROS data is not migrated)."""
+    switch, or during a rollback); whether it arrives after that client locked (and before a
+    rollback reopens it), where the lock policy decides its fate (:mod:`sim.model.locks`);
+    and whether its watch turns into a chase task: not back by its due time, unless that is in
+    a legacy client already locked (ROS data is not migrated)."""
     for j in range(len(time)):
         i = unit[j]
         t, r = time[j], ready[j]
         rolled_back = t >= rb_start[i] and t < rb_end[i]
         legacy[j] = not (t >= ros_switch[i] and not rolled_back)
-        after_lock = legacy[j] and r >= lock[i] and r < rb_start[i]
-        fate[j] = late_fate if after_lock and r >= late_from[i] else FATE_OPEN
+        after_lock[j] = legacy[j] and r >= lock[i] and r < rb_start[i]
         due = t + due_minutes[category[j]]
         chase[j] = r > due and not (legacy[j] and due >= lock[i] and due < rb_start[i])
 
@@ -363,7 +325,6 @@ def simulate(rep: Replication) -> Replication:
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
-    reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
     def pool_process(pool: SignerPool, kind_id: str):
@@ -387,80 +348,30 @@ def simulate(rep: Replication) -> Replication:
                 pool.add_daily(msgs, next(daily))
             pool.session(start, end, day, week, state)
 
-    delay, leftover_fate = _leftover_rule(pol)
+    queue = RerouteQueue(pol, it, pool_of_kind)
+    leftovers = leftover_fate(pol)
 
-    def lock_process(i: int):
-        """At the lock (or, under drain, at its deadline) legacy items leave the inbox."""
-        pool = unit_pool[i]
-        yield env.timeout(max(0.0, tl.lock[i] + delay - env.now))
-        taken = pool.gid[pool.take(env.now, _legacy_of_unit(i))]
+    def book_leftovers(now: float, taken: np.ndarray) -> None:
+        """At a deadline the legacy inbox's items leave it: orphans, or the central queue."""
         results = taken[taken < rep.n_results]
-        if leftover_fate == FATE_REROUTE:
+        if leftovers == FATE_REROUTE:
             it.closed[taken[taken >= rep.n_results]] = True  # their watches are gone
             rep.rerouted[results] = True
-            reroute_fifo.append((env.now, results))
+            queue.add(results)
         else:
             it.closed[taken] = True
-            rep.orphan_time[results] = env.now
-
-    def reroute_process():
-        local_index = np.empty(len(it.ready), dtype=np.int64)
-        for pool in pool_of_kind.values():
-            local_index[pool.gid] = np.arange(len(pool.gid))
-        late = np.flatnonzero(rep.rerouted)
-        late = late[np.argsort(rep.lab_ready[late], kind="stable")]
-        arrivals = rep.lab_ready[late]
-        nxt = 0
-        backlog: list[np.ndarray] = []
-        per_result = pol.reroute_minutes_per_result
-        capacity = int(pol.reroute_capacity_per_day)
-        for day in np.flatnonzero(cal.working_day_mask):
-            t = cal.local_minutes(np.array([day]), np.array([8 * 60]))[0]
-            yield env.timeout(max(0.0, t - env.now))
-            stop = np.searchsorted(arrivals, t, side="right")
-            backlog.append(late[nxt:stop])
-            nxt = stop
-            while reroute_fifo:
-                backlog.append(reroute_fifo.pop(0)[1])
-            queue = np.concatenate(backlog) if backlog else np.empty(0, dtype=np.int64)
-            now, queue = queue[:capacity], queue[capacity:]
-            backlog = [queue]
-            if now.size:
-                routed = t + per_result * np.arange(1, now.size + 1)
-                it.ready[now] = routed
-                it.inbox[now] = NEW
-                rep.reroute_minutes += per_result * now.size
-                for kind_id, pool in pool_of_kind.items():
-                    mine = unit_kind[it.unit[now]] == kind_id
-                    pool.inject(local_index[now[mine]], routed[mine], NEW)
+            rep.orphan_time[results] = now
 
     for kind_id, pool in pool_of_kind.items():
         env.process(pool_process(pool, kind_id))
     for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
-        env.process(lock_process(int(i)))
-    if leftover_fate == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
-        env.process(reroute_process())
+        env.process(close_legacy_inbox(env, int(i), tl.closed[i], unit_pool[i], book_leftovers))
+    if leftovers == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
+        late = np.flatnonzero(rep.rerouted)
+        env.process(queue.process(env, cal, late, rep.lab_ready[late], unit_kind))
     env.run(until=cal.horizon_minutes)
+    rep.reroute_minutes = queue.minutes
     return rep
-
-
-def _leftover_rule(policy) -> tuple[float, int]:
-    """When, after a lock, what is still in the legacy inbox leaves it, and its fate."""
-    if policy.mode == "drain":
-        return policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return 0.0, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return 0.0, FATE_REROUTE
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    days, fate = registered.leftovers(registered.params(**policy.params))
-    return days * 1440.0, fate
-
-
-def _legacy_of_unit(unit: int):
-    return lambda pool, ids: (
-        (pool.cfg.signer_unit[pool.signer[ids]] == unit) & (pool.inbox[ids] == LEGACY)
-    )
 
 
 def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:

@@ -25,7 +25,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim import extensions as ext
-from sim.metrics.kpis import KPIS
 from sim.sampling.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
 from sim.scenario.dates import DateCycleError, DateResolver, DateRule, parse_rule
 from sim.scenario.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
@@ -43,14 +42,12 @@ class UsageError(ScenarioError):
 
 @dataclass(frozen=True)
 class SiteDates:
+    """A site's planned dates, its date rules evaluated; events are applied by the schedule
+    (:mod:`sim.schedule.schedule`)."""
+
     go_live: dt.date
     ros_switch: dt.date
     lab_switch: dt.date
-
-    @property
-    def coexistence_days(self) -> int:
-        """Days the site documents in Millennium while ordering labs in its legacy client."""
-        return max(0, (self.ros_switch - self.go_live).days)
 
 
 @dataclass
@@ -355,7 +352,7 @@ def _library_diagnostics(exc: ValidationError, doc: Doc) -> list[Diagnostic]:
     return out
 
 
-class _Refs:
+class Refs:
     """Collects reference errors with marks and suggestions."""
 
     def __init__(self, doc: Doc):
@@ -389,7 +386,7 @@ class _Refs:
 
 
 def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Diagnostic]:
-    r = _Refs(doc)
+    r = Refs(doc)
     r.unique(s.areas, "area", "areas")
     r.unique(s.labs, "lab", "labs")
     r.unique(s.sites, "site", "sites")
@@ -440,15 +437,13 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
             )
     for kind_id in s.staffing.extra_signers:
         r.check(kind_id, s.site_kinds, "site kind", ("staffing", "extra_signers", kind_id))
-    for name in s.kpi_thresholds:
-        r.check(name, KPIS, "KPI", ("kpi_thresholds", name))
     return r.errors + _check_extensions(s, doc)
 
 
 def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
     """Extension names must be registered, and their parameters valid for them."""
     ext.load_plugins()
-    r = _Refs(doc)
+    r = Refs(doc)
     for i, ref in enumerate(s.workload_streams):
         path = ("workload_streams", i)
         stream = ext.WORKLOAD_STREAMS.get(ref.stream)
@@ -462,12 +457,11 @@ def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
                 r.errors.append(Diagnostic(message, doc.mark(where), format_path(where)))
     mode = s.policies.lock.mode
     path = ("policies", "lock")
-    if mode not in ext.BUILTIN_LOCK_MODES:
-        policy = ext.LOCK_POLICIES.get(mode)
-        if policy is None:
-            r.check(mode, ext.lock_modes(), "lock policy", (*path, "mode"))
-        else:
-            _extension_params(policy.params, s.policies.lock.params, doc, (*path, "params"), r)
+    policy = ext.LOCK_POLICIES.get(mode)
+    if policy is None:
+        r.check(mode, ext.lock_modes(), "lock policy", (*path, "mode"))
+    elif not policy.builtin:
+        _extension_params(policy.params, s.policies.lock.params, doc, (*path, "params"), r)
     elif s.policies.lock.params:
         where = (*path, "params")
         r.errors.append(
@@ -481,7 +475,7 @@ def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
 
 
 def _extension_params(
-    model: type[BaseModel], data: dict[str, Any], doc: Doc, at: PathT, r: _Refs
+    model: type[BaseModel], data: dict[str, Any], doc: Doc, at: PathT, r: Refs
 ) -> BaseModel | None:
     """Validate an extension's parameters, locating errors in the scenario file."""
     try:
@@ -495,7 +489,7 @@ def _extension_params(
         return None
 
 
-def _check_rule_refs(r: _Refs, value: Any, path: PathT, labs, sites, owner: str) -> None:
+def _check_rule_refs(r: Refs, value: Any, path: PathT, labs, sites, owner: str) -> None:
     rule = parse_rule(value)
     if rule.anchor == "lab_switch" and rule.ref:
         r.check(rule.ref, labs, "lab", path)
@@ -571,9 +565,8 @@ def _finish(
     library: dict[str, DistributionSpec] | None = None,
 ) -> LoadedScenario:
     """Validate a patched document, load its distributions (unless given), resolve dates
-    and check the schedule: the stages every way of making a scenario shares."""
-    from sim.schedule.checks import check_schedule
-
+    and run the registered scenario checks (the schedule's, the KPI registry's, see
+    :data:`sim.extensions.SCENARIO_CHECKS`): the stages every way of making a scenario shares."""
     try:
         model = Scenario.model_validate(doc.data)
     except ValidationError as exc:
@@ -595,7 +588,8 @@ def _finish(
     if errors:
         raise ScenarioError(errors)
     loaded = LoadedScenario(model, doc, path, variant, library, site_dates, lab_dates)
-    findings = check_schedule(loaded)
+    ext.load_plugins()
+    findings = [d for check in ext.SCENARIO_CHECKS.values() for d in check(loaded)]
     errors = [d for d in findings if d.severity == "error"]
     if errors:
         raise ScenarioError(errors)
