@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from sim import extensions
-from sim.scenario.errors import Diagnostic
 from sim.model.ledger import EXTRA
+from sim.scenario.errors import Diagnostic
 from sim.scenario.loading import LoadedScenario, Refs
 
 
