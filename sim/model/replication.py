@@ -24,7 +24,14 @@ import numpy as np
 import simpy
 
 from sim import extensions
-from sim.model.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
+from sim.model.demand import (
+    Orders,
+    chase_minutes,
+    draw_for,
+    generate_orders,
+    mean_minutes,
+    role_spec,
+)
 from sim.model.inbox import (
     CRITICAL,
     LEGACY,
@@ -113,7 +120,6 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     state = _UnitState(sc, tl)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
-    switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
     pools = {}
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
@@ -131,7 +137,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             sessions=cal.session_windows(
                 [(x.at, x.minutes) for x in kind.sessions], kind.session_days
             ),
-            switch_cost=switch,
+            switch_cost=mean_minutes(role_spec(sc, kind_id, "switch_cost")),
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
@@ -267,10 +273,16 @@ class _UnitState:
         self._tl = tl
         curve = st.learning_curve
         self._initial = curve.initial_multiplier
+        kinds = sc.model.site_kinds
+        days = np.array(
+            [
+                kinds[u.kind].learning_time_constant_days or curve.time_constant_days
+                for u in tl.units
+            ],
+            dtype=float,
+        )
         self._tau = (
-            curve.time_constant_days
-            * 1440.0
-            * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
+            days * 1440.0 * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
         )
         self._train_weeks = st.training_weeks
         self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
@@ -290,7 +302,7 @@ class _UnitState:
         go = self._tl.go_live[units]
         home = self._tl.home_new(units, t)
         since = np.where(home, t - go, np.inf)
-        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau)
+        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau[units])
         look = np.where(home, self._look_share * 0.5 ** (since / self._half_life), 0.0)
         train_from = go - self._train_weeks * 7 * 1440.0
         train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)

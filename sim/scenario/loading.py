@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sim import extensions as ext
 from sim.sampling.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
 from sim.scenario.dates import DateCycleError, DateResolver, DateRule, parse_rule
 from sim.scenario.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
-from sim.scenario.schema import INPUT_ROLES, Scenario
+from sim.scenario.schema import INPUT_ROLES, Scenario, SourcedIn
 from sim.scenario.yamlio import Doc, PathT, merge, parse, parse_scalar, read_text, resolve_dotted
 
 RESERVED_VARIANT_KEYS = ("description",)
@@ -62,6 +62,8 @@ class LoadedScenario:
     site_dates: dict[str, SiteDates]
     lab_dates: dict[str, dt.date]
     warnings: list[Diagnostic] = field(default_factory=list)
+    # Numbers the scenario took from a library distribution: field path -> distribution name.
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -505,6 +507,61 @@ def _check_rule_refs(r: Refs, value: Any, path: PathT, labs, sites, owner: str) 
         )
 
 
+def resolve_sourced(
+    model: Scenario, doc: Doc, library: dict[str, DistributionSpec]
+) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Replace every number given as a distribution's name by that distribution's mean, in
+    place, checking the name, its unit and the field's bounds; returns where each came from.
+    (Per replication draws from the same distributions are the uncertainty mechanism's job.)
+    """
+    sources: dict[str, str] = {}
+    errors: list[Diagnostic] = []
+    refs = Refs(doc)
+
+    def visit(obj: Any, path: PathT) -> None:
+        if isinstance(obj, BaseModel):
+            for name, info in type(obj).model_fields.items():
+                value = getattr(obj, name)
+                marker = next((m for m in info.metadata if isinstance(m, SourcedIn)), None)
+                if marker is not None and isinstance(value, str):
+                    resolve(obj, name, info, marker.unit, value, (*path, name))
+                else:
+                    visit(value, (*path, name))
+        elif isinstance(obj, list):
+            for i, item in enumerate(obj):
+                visit(item, (*path, i))
+        elif isinstance(obj, dict):
+            for key, item in obj.items():
+                visit(item, (*path, key))
+
+    def resolve(obj: BaseModel, name: str, info, unit: str, ref: str, path: PathT) -> None:
+        where = format_path(path)
+        if ref not in library:
+            refs.check(ref, library, "distribution", path)
+            return
+        spec = library[ref]
+        if spec.unit != unit:
+            errors.append(
+                Diagnostic(
+                    f"distribution {ref!r} is in {spec.unit}, this field in {unit}",
+                    doc.mark(path),
+                    where,
+                )
+            )
+            return
+        number = typing.get_args(info.annotation)[0]
+        try:
+            setattr(obj, name, TypeAdapter(number).validate_python(float(spec.mean)))
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            errors.append(Diagnostic(f"the mean of {ref!r}: {message}", doc.mark(path), where))
+            return
+        sources[where] = ref
+
+    visit(model, ())
+    return sources, refs.errors + errors
+
+
 def resolve_dates(s: Scenario, doc: Doc) -> tuple[dict[str, SiteDates], dict[str, dt.date], list]:
     """Evaluate every date rule; cycles are reported at the field that closes them."""
     site_by_id = {site.id: site for site in s.sites}
@@ -584,10 +641,14 @@ def _finish(
     errors += _variant_key_errors(doc)
     if errors:
         raise ScenarioError(errors)
+    sources, errors = resolve_sourced(model, doc, library)
+    if errors:
+        raise ScenarioError(errors)
     site_dates, lab_dates, errors = resolve_dates(model, doc)
     if errors:
         raise ScenarioError(errors)
     loaded = LoadedScenario(model, doc, path, variant, library, site_dates, lab_dates)
+    loaded.sources = sources
     ext.load_plugins()
     findings = [d for check in ext.SCENARIO_CHECKS.values() for d in check(loaded)]
     errors = [d for d in findings if d.severity == "error"]
