@@ -31,6 +31,7 @@ def _inputs() -> KpiInputs:
         late_unit_weeks=np.array([[0, 2], [1, 0]]),
         backlog_days=np.array([3, 7]),
         reroute_hours=2.5,
+        workload_left_hours=1.25,
     )
 
 
@@ -44,6 +45,7 @@ def _inputs() -> KpiInputs:
         ("overtime_hours", 2.0),  # 4 unit-days x 0.5 h
         ("dual_system_hours", 4.0),
         ("extra_staff_hours", 4.0 * len(EXTRA) + 2.5),
+        ("unfinished_workload_hours", 1.25),
     ],
 )
 def test_each_kpi_by_hand(name, expected):

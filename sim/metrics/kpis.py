@@ -33,6 +33,7 @@ class KpiInputs:
     late_unit_weeks: np.ndarray  # late abnormal results per unit and ISO week
     backlog_days: np.ndarray  # unsigned results over all units at the end of each day
     reroute_hours: float  # central reroute queue
+    workload_left_hours: float  # scheduled work still undone at the horizon's end
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,15 @@ KPIS: dict[str, Kpi] = {
             compute=lambda x: _hours(*(f"{a}_hours" for a in EXTRA))(x) + x.reroute_hours,
             threshold=20000,
             label="extra staff hours",
+        ),
+        Kpi(
+            "unfinished_workload_hours",
+            "staff hours",
+            "scheduled cutover work (migration, validation, relabelling, reserve numbers, "
+            "back-entry, registered streams) still undone at the horizon's end",
+            compute=lambda x: x.workload_left_hours,
+            threshold=100,
+            label="hours of cutover work left undone",
         ),
     ]
 }

@@ -393,6 +393,7 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
         late_unit_weeks=np.add.reduceat(late_days, starts, axis=1),
         backlog_days=days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0),
         reroute_hours=rep.reroute_minutes / 60.0,
+        workload_left_hours=rep.workload_left_minutes / 60.0,
     )
     return {name: kpi.compute(inputs) for name, kpi in KPIS.items()}
 

@@ -76,6 +76,7 @@ class Replication:
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
+    workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
 
 
 def _absence(cfg_share: float, spell_days: float, uniforms: np.ndarray) -> np.ndarray:
@@ -383,6 +384,7 @@ def simulate(rep: Replication) -> Replication:
         env.process(queue.process(env, cal, late, rep.lab_ready[late], unit_kind))
     env.run(until=cal.horizon_minutes)
     rep.reroute_minutes = queue.minutes
+    rep.workload_left_minutes = float(sum(pool.workload.sum() for pool in pool_of_kind.values()))
     return rep
 
 

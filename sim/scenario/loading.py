@@ -416,6 +416,16 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
         r.check(site.legacy_client, systems, "legacy system", (*base, "legacy_client"))
         if isinstance(site.orders_per_day, str):
             r.check(site.orders_per_day, library, "distribution", (*base, "orders_per_day"))
+        kind = s.site_kinds.get(site.kind)
+        if site.records and kind is not None and kind.setting != "primary":
+            r.errors.append(
+                Diagnostic(
+                    f"records only drive PAL relabelling, which primary care does; site kind "
+                    f"{site.kind!r} is {kind.setting}",
+                    doc.mark((*base, "records")),
+                    format_path((*base, "records")),
+                )
+            )
         for fld in ("go_live", "ros_switch"):
             _check_rule_refs(r, getattr(site, fld), (*base, fld), labs, sites, owner="site")
     for i, ev in enumerate(s.events):

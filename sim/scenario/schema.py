@@ -40,10 +40,11 @@ class SourcedIn:
     unit: str
 
 
-def sourced(number: Any, unit: str) -> Any:
+def sourced(number: Any, unit: str, optional: bool = False) -> Any:
     """A number field that also accepts the name of a library distribution in ``unit``."""
+    kind = number | str | None if optional else number | str
     return Annotated[
-        number | str,
+        kind,
         SourcedIn(unit),
         Field(description=f"a number, or the name of a distribution in {unit}"),
     ]
@@ -161,7 +162,7 @@ class SiteKind(Strict):
     inputs: dict[str, DistRef] = Field(
         default_factory=dict, description="per-kind overrides of the scenario's input roles"
     )
-    learning_time_constant_days: sourced(Positive, "days") | None = Field(
+    learning_time_constant_days: sourced(Positive, "days", optional=True) = Field(
         None, description="overrides staffing.learning_curve.time_constant_days for this kind"
     )
 
@@ -188,7 +189,6 @@ class Site(Strict):
     signers: Annotated[int, Field(ge=1)] = Field(
         description="clinicians per site who sign lab results, each with their own inbox"
     )
-    staff: Annotated[int, Field(ge=1)] = Field(description="headcount per site (training, PAL)")
     records: Annotated[int, Field(ge=0)] = Field(0, description="patient records listed (PAL)")
     note: str = ""
 
@@ -267,7 +267,7 @@ class Staffing(Strict):
     training_hours: NonNeg = Field(16.0, description="per staff member, before go-live")
     training_weeks: Positive = 4.0
     learning_curve: LearningCurve = Field(default_factory=LearningCurve)
-    super_users_per_10_staff: NonNeg = 1.0
+    super_users_per_10_staff: sourced(NonNeg, "per_10_staff") = 1.0
     super_user_speedup: Share = Field(
         0.3, description="share of the learning time constant removed at 1 super user per 10"
     )

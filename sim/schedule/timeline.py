@@ -37,7 +37,6 @@ class Unit:
     lab: str
     signers: int
     orders_per_day: float
-    staff: int
     records: int
     legacy_client: str
 
@@ -94,7 +93,6 @@ def expand_units(sc: LoadedScenario) -> list[Unit]:
                     site.lab,
                     max(1, signers),
                     volume,
-                    site.staff,
                     site.records,
                     site.legacy_client,
                 )
