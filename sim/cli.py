@@ -41,8 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)  # "file:100:5" must not become an emoji
+err = Console(stderr=True, highlight=False, emoji=False)
 for _console in (console, err):
     if not _console.is_terminal:  # piped or captured: never truncate or wrap diagnostics
         _console.width = 10_000

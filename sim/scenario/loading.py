@@ -609,7 +609,8 @@ def _finish(
         lib_mark = doc.marks.get(("distribution_library",))
         from_set = lib_mark and lib_mark.file != "--set"
         lib_base = Path(lib_mark.file).parent if from_set else path.parent
-        library, errors = load_library(lib_base / model.distribution_library, lib_mark)
+        where = lib_mark or doc.mark(())  # the default library: blame the file
+        library, errors = load_library(lib_base / model.distribution_library, where)
     errors += check_references(model, doc, library) if not errors else []
     errors += _variant_key_errors(doc)
     if errors:
