@@ -123,7 +123,7 @@ def _check_answer(result, allowed: set[int]) -> None:
         f"{type(result.exception).__name__}: {result.exception}"
     )
     assert result.exit_code in allowed, (result.exit_code, result.output)
-    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert "Traceback" not in result.output and "internal error:" not in result.output
     if result.exit_code not in (0, 130):
         assert result.stderr.strip(), "a failure without a message"
 
