@@ -305,37 +305,43 @@ class RunFolder:
         except OSError as exc:
             raise RunFolderWriteError(self.path, exc, self.path) from None
 
-    def block_infos(self) -> Iterator[dict]:
-        """Each finished block's marker, checked to be a marker of this folder's format."""
+    def _markers(self) -> Iterator[tuple[Path, dict]]:
+        """Each finished block's marker and its content, checked to list name -> hash."""
         for block in sorted(self.done_blocks()):
             marker = self._marker(block)
             info = read_json(marker)
             files = info.get("files") if isinstance(info, dict) else None
             if not isinstance(files, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-            ):
+                isinstance(k, str) and isinstance(v, str) and not Path(k).is_absolute()
+                and ".." not in Path(k).parts
+                for k, v in files.items()
+            ):  # fmt: skip
                 raise RunFolderDamaged(f"{marker}: field 'files': missing or not name -> hash")
+            yield marker, info
+
+    def block_infos(self) -> Iterator[dict]:
+        """Each finished block's marker (see :meth:`_markers`)."""
+        for _, info in self._markers():
             yield info
 
     def block_files(self, table: str | None = None) -> list[Path]:
         """The files of the finished blocks (of one table, or all), each checked against
         the hash in its block's marker: :class:`RunFolderDamaged` names any that differ."""
         out = []
-        for info in self.block_infos():
+        for marker, info in self._markers():
             for rel, digest in sorted(info["files"].items()):
                 if table is not None and not rel.startswith(f"tables/{table}/"):
                     continue
                 file = self.path / rel
-                if ".." in Path(rel).parts or not file.is_file():
+                if not file.is_file():
                     raise RunFolderDamaged(
-                        f"{file}: missing, though block {info.get('block')} lists it; "
+                        f"{file}: missing, though {marker.name} lists it; "
                         "the run folder was changed after it was written"
                     )
                 if sha256(file) != digest:
                     raise RunFolderDamaged(
                         f"{file}: its content differs from when it was written (SHA-256 in "
-                        f"{self._marker(int(info.get('block', -1))).name}); "
-                        "the run folder was edited or damaged"
+                        f"{marker.name}); the run folder was edited or damaged"
                     )
                 out.append(file)
         return out
