@@ -60,7 +60,8 @@ def _refused(path: Path, limit: str) -> ScenarioError:
 def test_hostile_files_are_refused_within_the_time_and_memory_bounds(tmp_path, case):
     """Acceptance: under 2 s and 200 MB, exit 65, naming the file and the limit; measured
     in process (time, and Python allocations with tracemalloc) and as a command (peak RSS of
-    the child, and wall time beyond what importing the command costs)."""
+    the child, and CPU time beyond what importing the command costs: wall time on a shared
+    test machine says more about the neighbours)."""
     if case == "alias_bomb":
         path = tmp_path / "bomb.yaml"
         path.write_text(alias_bomb())
@@ -85,7 +86,6 @@ def test_hostile_files_are_refused_within_the_time_and_memory_bounds(tmp_path, c
         assert d.mark.file == str(path) and d.mark.line > 1 and "alias *l" in d.message
 
     def command(*args: str) -> tuple[int, float, int]:
-        start = time.perf_counter()
         argv = ["-c", args[1]] if args[0] == "-c" else ["-m", "sim", *args]
         proc = subprocess.Popen(
             [sys.executable, *argv],
@@ -100,7 +100,8 @@ def test_hostile_files_are_refused_within_the_time_and_memory_bounds(tmp_path, c
         if args[0] not in ("--version", "-c"):
             assert str(path) in stderr and f"limit {limit}" in stderr, stderr
             assert "Traceback" not in stderr
-        return proc.returncode, time.perf_counter() - start, usage.ru_maxrss * 1024
+        seconds = usage.ru_utime + usage.ru_stime
+        return proc.returncode, seconds, usage.ru_maxrss * 1024
 
     _, imports, _ = command("--version")
     for sub in (["validate"], ["timeline"]):
@@ -132,7 +133,10 @@ def test_every_limit_names_itself_and_the_offending_line(tmp_path):
     e = _refused(_write(tmp_path / "deep-alias.yaml", text), "depth")
     assert e.diagnostics[0].mark.line == 2
     many = "name: x\nitems:\n" + "".join(f"  - {i}\n" for i in range(LIMITS.nodes + 10))
-    e = _refused(_write(tmp_path / "many.yaml", many), "nodes")
+    path = _write(tmp_path / "many.yaml", many)
+    start = time.process_time()  # CPU time: the test machine may be shared
+    e = _refused(path, "nodes")
+    assert time.process_time() - start < 1.0  # the slowest limit to reach: every node parsed
     assert e.diagnostics[0].mark.line > LIMITS.nodes - 10
     e = _refused(_write(tmp_path / "bomb.yaml", alias_bomb(levels=7)), "constructed")
     assert "alias" in e.diagnostics[0].message

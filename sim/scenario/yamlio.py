@@ -39,8 +39,8 @@ class Limits:
 
     file_bytes: int = 2 * 2**20  # the file as stored
     depth: int = 32  # nested mappings and lists, counting those reached through aliases
-    nodes: int = 100_000  # scalars, mappings, lists and aliases as written
-    constructed: int = 200_000  # nodes of the data once every alias is expanded
+    nodes: int = 50_000  # scalars, mappings, lists and aliases as written
+    constructed: int = 100_000  # nodes of the data once every alias is expanded
 
 
 LIMITS = Limits()
