@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.experiment.runfolder import MAX_JSON_BYTES, RunFolder, RunFolderError
 from sim.scenario.errors import ScenarioError
-from sim.scenario.loading import MAX_VARIANTS, load_scenario
+from sim.scenario.loading import MAX_EXTENDS, MAX_VARIANTS, load_scenario
 from sim.scenario.yamlio import LIMITS, parse, parse_scalar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,3 +205,34 @@ def test_a_huge_or_deeply_nested_manifest_is_refused(tmp_path):
         RunFolder.open(folder)
     result = runner.invoke(app, ["compare", str(folder)])
     assert result.exit_code == 66 and "manifest.json" in result.output
+
+
+def test_bases_that_extend_each_other_many_times_over_stop_at_the_extends_limit(tmp_path):
+    """Five files, each naming the next ten times: 10^4 reads unless bounded."""
+    for level in range(4):
+        bases = ", ".join([f"l{level + 1}.yaml"] * 10)
+        _write(tmp_path / f"l{level}.yaml", f"extends: [{bases}]\nname: l{level}\n")
+    _write(tmp_path / "l4.yaml", "name: l4\n")
+    start = time.process_time()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path / "l0.yaml")
+    assert time.process_time() - start < 1.0
+    (d,) = caught.value.diagnostics  # located at the extends that would read one too many
+    assert d.mark.file.startswith(str(tmp_path / "l")) and d.field == "extends"
+    assert f"more than {MAX_EXTENDS} files" in d.message and "limit extends" in d.message
+
+
+def test_odd_extends_values_are_located_errors_not_crashes(tmp_path):
+    _write(tmp_path / "empty.yaml", "extends: []\nname: x\n")
+    for name, text, needle in [
+        ("empty", None, "required field is missing"),  # no base: only the file itself
+        ("nul", 'extends: "a\\0b.yaml"\nname: x\n', "base file not found"),
+        ("blank", "extends: ['']\nname: x\n", "expected a file name"),
+    ]:
+        path = tmp_path / f"{name}.yaml"
+        if text is not None:
+            _write(path, text)
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(path)
+        assert caught.value.exit_code == 65 and needle in str(caught.value), str(caught.value)
+        assert f"{path}:" in str(caught.value)
