@@ -208,3 +208,12 @@ def test_random_command_lines_end_in_a_documented_exit_code(argv):
         assert not (WORK / "out").exists() or not any(
             p for p in (WORK / "out").iterdir() if not p.name.startswith(".")
         ), argv
+
+
+def test_what_the_fuzzer_found_stays_fixed(tmp_path):
+    """Found by the mutations above: variants that are not a mapping crashed validation."""
+    path = tmp_path / "v.yaml"
+    path.write_text(f"extends: {TINY}\nvariants: oops\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    _check_answer(result, {65})
+    assert f"{path}:2:1 variants:" in result.stderr

@@ -746,7 +746,9 @@ def _variant_key_errors(doc: Doc) -> list[Diagnostic]:
     """Every declared variant must patch paths that exist (checked without applying it)."""
     out = []
     variants = doc.data.get("variants") if isinstance(doc.data, dict) else None
-    for name, patch in (variants or {}).items():
+    if not isinstance(variants, dict):  # not a mapping: the schema reports it
+        return out
+    for name, patch in variants.items():
         if not isinstance(patch, dict):
             out.append(
                 Diagnostic(
