@@ -149,8 +149,17 @@ def _check_what_was_left(out: Path) -> Path | None:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fixed_commit():
+    """The git commit goes into the manifest and every Parquet file; a commit made while
+    the test runs must not make the runs differ."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runfolder, "git_commit", lambda: {"commit": "0" * 40, "dirty": False})
+        yield
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, fixed_commit):
     """The uninterrupted run, its files, the write events it makes and its block results."""
     out = tmp_path_factory.mktemp("reference")
     computed: dict[int, runs.BlockResult] = {}
