@@ -30,7 +30,6 @@ import matplotlib.dates as mdates
 import matplotlib.style
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -40,7 +39,7 @@ from matplotlib.ticker import FuncFormatter
 
 from sim import results
 from sim.compare import KEY_KPIS, Estimate, compare_run, signed
-from sim.experiment.runfolder import slug
+from sim.experiment.runfolder import RunFolder
 from sim.metrics.kpis import KPIS, thresholds
 from sim.metrics.summary import HOURS
 from sim.scenario.loading import LoadedScenario, from_model, load_scenario
@@ -117,11 +116,11 @@ class RunData:
         code changed since): the dates drawn are then today's reading of it.
         """
         base = load_scenario(self.manifest["scenario_file"])
+        folder = RunFolder.open(self.path)
         saved = self.manifest.get("scenario_hash", {})
         out, changed = {}, []
         for name in self.manifest["variants"]:
-            text = (self.path / f"scenario-{slug(name)}.yaml").read_text(encoding="utf-8")
-            sc = from_model(Scenario.model_validate(yaml.safe_load(text)), base)
+            sc = from_model(Scenario.model_validate(folder.scenario_data(name)), base)
             sc.variant = name
             out[name] = sc
             if saved.get(name) != sc.digest():

@@ -1,8 +1,9 @@
 """The ``cutover`` command: validate scenarios, show their timelines, print the schema.
 
 Exit codes (also in ``--help`` and the README): 0 ok, 1 internal error, 2 usage,
-65 invalid scenario, 66 missing input file. Errors go to standard error as
-``file:line:col field: message`` lines, never as a Python traceback.
+65 invalid scenario (or a run folder changed after it was written), 66 missing input file,
+74 a write failed (disk full, read-only folder; finished blocks are kept). Errors go to
+standard error as ``file:line:col field: message`` lines, never as a Python traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, varian
 from sim.schedule.checks import integrations
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario, 66 missing input file."
+    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario or damaged run "
+    "folder, 66 missing input file, 74 write failed (disk full, read-only), 130 interrupted."
 )
 
 app = typer.Typer(
@@ -39,8 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)  # "file:100:5" must not become an emoji
+err = Console(stderr=True, highlight=False, emoji=False)
 for _console in (console, err):
     if not _console.is_terminal:  # piped or captured: never truncate or wrap diagnostics
         _console.width = 10_000
@@ -106,7 +108,8 @@ def validate(
     for path in scenarios:
         try:
             base = load_scenario(path, None, overrides or ())
-            names = list(variant_patches(load_doc(path).data))
+            doc = load_doc(path)
+            names = list(variant_patches(doc.data, doc))
             for w in base.warnings:
                 _print_diagnostic(w)
             bad = 0
@@ -234,6 +237,10 @@ def _errors() -> Iterator[None]:
     except (ExperimentError, RunFolderError) as exc:
         err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
+    except OSError as exc:  # writing the report or its charts
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"error: {where}{exc.strerror or exc}", markup=False)
+        raise typer.Exit(int(ExitCode.IO_ERROR)) from None
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -247,9 +254,12 @@ def _check_out(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise PermissionError(f"{out} is not writable")
-    except OSError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:  # a file in the way: a usage error
         err.print(f"error: --out {out}: {exc}", markup=False)
         raise typer.Exit(int(ExitCode.USAGE)) from None
+    except OSError as exc:  # read-only, full, permission
+        err.print(f"error: --out {out}: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.IO_ERROR)) from None
 
 
 def _progress_bar(quiet: bool):
@@ -491,7 +501,8 @@ def _declared_sweep(scenario: Path):
     from sim.experiment.errors import ExperimentError
     from sim.experiment.runs import Variant
 
-    names = [n for n in variant_patches(load_doc(scenario).data) if n.startswith("sweep:")]
+    doc = load_doc(scenario)
+    names = [n for n in variant_patches(doc.data, doc) if n.startswith("sweep:")]
     if not names:
         raise ExperimentError(f"{scenario} has no sweep: block; give --grid path=a,b,c")
     return tuple(Variant(n, n) for n in names)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiment.errors import ExperimentError
+from sim.experiment.runfolder import RunFolder
 from sim.metrics.kpis import KPIS, thresholds
 from sim.results import frame, manifest
 
@@ -188,7 +189,11 @@ def signed(x: float) -> str:
 
 
 def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
-    """Compare the variants of a run folder with ``baseline`` (default: its first variant)."""
+    """Compare the variants of a run folder with ``baseline`` (default: its first variant).
+
+    Every file of the folder is checked against its recorded hash first (``report`` comes
+    through here too), so a folder changed by hand is refused, not half-believed."""
+    RunFolder.open(Path(run_dir)).verify()
     info = manifest(run_dir)
     variants = list(info.get("variants", []))
     kpis = frame(run_dir, "kpis")

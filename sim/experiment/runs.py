@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from sim.experiment.errors import ExperimentError
-from sim.experiment.runfolder import RunFolder, RunFolderError, environment
+from sim.experiment.runfolder import RunFolder, RunFolderError, RunFolderWriteError, environment
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
@@ -321,7 +321,8 @@ def start_run(
 
 def _descriptions(plan: Plan) -> dict[str, str]:
     """Each variant's ``description`` from the scenario file, or its overrides."""
-    patches = variant_patches(load_doc(Path(plan.scenario_file)).data)
+    doc = load_doc(Path(plan.scenario_file))
+    patches = variant_patches(doc.data, doc)
     out = {}
     for v in plan.variants:
         patch = patches.get(v.declared or "", {})
@@ -378,9 +379,24 @@ def execute(
     """Run the blocks not yet on disk and write each as it finishes.
 
     On Ctrl-C (or any error) pending blocks are cancelled, finished ones stay, the manifest
-    says ``interrupted`` and :class:`Interrupted` is raised (the error itself, for errors).
+    says ``interrupted`` (if it can still be written) and :class:`Interrupted` is raised (the
+    error itself, for errors: :class:`RunFolderWriteError` when the disk refused a write).
+    The folder is locked meanwhile, and the files of the blocks already done are checked
+    against their hashes first (:class:`RunFolderDamaged`).
     """
-    folder.clean_partial()
+    with folder.lock():
+        folder.block_files()
+        folder.clean_partial()
+        return _execute_blocks(folder, plan, scenarios, executor, progress)
+
+
+def _execute_blocks(
+    folder: RunFolder,
+    plan: Plan,
+    scenarios: dict[str, LoadedScenario],
+    executor: Executor,
+    progress: Progress | None,
+) -> RunFolder:
     blocks = plan.blocks()
     done = folder.done_blocks()
     todo = [i for i in range(len(blocks)) if i not in done]
@@ -410,9 +426,10 @@ def execute(
     except BaseException as exc:
         for f in futures:
             f.cancel()
-        folder.update_manifest(
-            status="interrupted", elapsed_seconds=previous + time.perf_counter() - started
-        )
+        with contextlib.suppress(RunFolderWriteError):  # a full disk: the status stays stale
+            folder.update_manifest(
+                status="interrupted", elapsed_seconds=previous + time.perf_counter() - started
+            )
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(folder, len(done), len(blocks)) from None
         raise
