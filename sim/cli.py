@@ -218,6 +218,13 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 BlockOpt = Annotated[
     int, typer.Option(min=0, help="Replications per block (0: chosen from -n, at most 4).")
 ]
+NoTwinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-twin",
+        help="Skip the no-cutover twin of each replication (no excess_* columns).",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -359,6 +366,7 @@ def run(
     per_result: PerResultOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     resume: Annotated[
         Path | None,
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
@@ -389,6 +397,7 @@ def run(
                 block_size,
                 detail or per_result,
                 per_result,
+                twin=not no_twin,
             )
             _check_out(out)
             folder, scenarios = start_run(plan, out, sys.argv)
@@ -442,6 +451,7 @@ def sweep(
     detail: DetailOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     report: ReportOpt = False,
 ) -> None:
     """Run a grid of variants (staffing, dates, window lengths) as one experiment.
@@ -454,7 +464,7 @@ def sweep(
         found = _grid_variants(grid) if grid else _declared_sweep(scenario)
         plan = Plan(
             str(scenario), found, replications, _seed(seed), tuple(overrides or ()), block_size,
-            detail,
+            detail, twin=not no_twin,
         )  # fmt: skip
         _check_out(out)
         folder, scenarios = start_run(plan, out, sys.argv)

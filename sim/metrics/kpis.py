@@ -43,10 +43,17 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "orphans",
             "results",
-            "results that arrived where nobody watches them (locked legacy inbox, lost "
-            "reroute) and so were never signed",
+            "abnormal or critical results that arrived where nobody watches them (locked "
+            "legacy inbox, lost reroute) and so were never signed: the safety signal",
             threshold=1,
-            label="orphaned results",
+            label="unwatched abnormal results",
+        ),
+        Kpi(
+            "orphans_normal",
+            "results",
+            "normal results that nobody watches (as orphans, but not a safety signal)",
+            threshold=100,
+            label="unwatched normal results",
         ),
         Kpi(
             "late_abnormal_peak_site_week",
