@@ -33,7 +33,7 @@ from sim.experiment.runs import (
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "scenarios" / "tiny.yaml")
 WINDOWS = (Variant("window-2w", "window-2w"), Variant("window-4w", "window-4w"))
-TABLES = ("kpis", "region_days", "site_weeks", "locks")
+TABLES = ("kpis", "region_days", "site_weeks", "locks", "breakdown", "time_to_sign")
 
 
 def _plan(n: int = 4, **kw) -> Plan:
