@@ -548,16 +548,22 @@ def _print_comparison(result) -> None:
         "(mean [95% CI])",
         title_justify="left",
     )
-    for head in ("KPI", "variant", "mean", "P(> threshold)", f"paired diff vs {result.baseline}"):
+    twin = any(v.excess is not None for k in result.kpis for v in k.variants)
+    heads = ["KPI", "variant", "mean"]
+    heads += ["excess vs no cutover", "P(excess > threshold)"] if twin else ["P(> threshold)"]
+    heads.append(f"paired diff vs {result.baseline}")
+    for head in heads:
         table.add_column(head, justify="left" if head in ("KPI", "variant") else "right")
     for k in result.kpis:
         diffs = {d.variant: d for d in k.differences}
         for i, v in enumerate(k.variants):
             d = diffs.get(v.variant)
+            excess = [ci(v.excess) if v.excess is not None else "n/a"] if twin else []
             table.add_row(
                 f"{k.kpi} (> {k.threshold:,.0f})" if i == 0 else "",
                 v.variant,
                 ci(v.estimate),
+                *excess,
                 pct(v.p_exceed),
                 ci(d.paired) if d else "baseline",
                 end_section=i == len(k.variants) - 1,
@@ -566,6 +572,9 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.sentence:
             console.print(k.sentence, soft_wrap=True)
+    for k in result.kpis:
+        if k.warning:
+            err.print(f"warning: {k.warning}", markup=False)
 
 
 @app.command(name="report")

@@ -137,7 +137,9 @@ def load_variants(plan: Plan) -> dict[str, LoadedScenario]:
     return out
 
 
-def load_twin(plan: Plan, scenarios: dict[str, LoadedScenario], in_python: bool) -> LoadedScenario | None:
+def load_twin(
+    plan: Plan, scenarios: dict[str, LoadedScenario], in_python: bool
+) -> LoadedScenario | None:
     """The plan's no-cutover twin (None with ``twin=False``): that of the base scenario, the
     file with the run's overrides and no variant patch (:mod:`sim.experiment.twin` says why),
     or, for scenarios made in Python, that of the first one."""

@@ -241,9 +241,8 @@ def add_excess(summary: dict[str, pd.DataFrame], twin: dict[str, pd.DataFrame]) 
     for name in KPIS:
         kpis[f"excess_{name}"] = kpis[name].to_numpy() - base[name].to_numpy()
     _excess_by(summary["region_days"], twin["region_days"], ["date"], REGION_DAY_EXCESS)
-    _excess_by(
-        summary["site_weeks"], twin["site_weeks"], ["site", "kind", "area", "week"], SITE_WEEK_EXCESS
-    )
+    entry_week = ["site", "kind", "area", "week"]
+    _excess_by(summary["site_weeks"], twin["site_weeks"], entry_week, SITE_WEEK_EXCESS)
 
 
 def _excess_by(frame: pd.DataFrame, twin: pd.DataFrame, keys: list[str], columns) -> None:
