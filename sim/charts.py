@@ -426,9 +426,9 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
     for ax, v in zip(axes, variants, strict=True):
         limit = run.limits(v)[PEAK]
         part = weeks[weeks["variant"] == v]
-        over = (
-            (part["late_abnormal_worst_unit"] > limit).groupby([part["site"], part["week"]]).mean()
-        )
+        worst = "late_abnormal_worst_unit"  # its excess over no cutover, when the run has it
+        worst = f"excess_{worst}" if f"excess_{worst}" in part else worst
+        over = (part[worst] > limit).groupby([part["site"], part["week"]]).mean()
         grid = over.unstack("week").reindex(index=sites, columns=pd.to_datetime(starts))
         mesh = ax.pcolormesh(
             edges,
@@ -457,7 +457,7 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
         ax.grid(False)
         ax.set_title(
             f"{v}: weeks in which one unit of the site had more than {_value(limit)} late "
-            "abnormal results",
+            "abnormal results" + (" over no cutover" if worst.startswith("excess_") else ""),
             color=run.colour(v),
         )
         ax.set_ylabel("site")

@@ -184,3 +184,51 @@ def test_no_twin_skips_it_and_a_variant_may_not_take_its_name(tmp_path):
     assert json.loads((run / "manifest.json").read_text())["twin"] is None
     with pytest.raises(ExperimentError, match="twin"):
         Plan(str(TINY), (Variant(TWIN, "window-2w"),), 1, 1)
+
+
+def test_compare_json_gives_each_variants_excess_and_the_paired_difference_of_excesses(windows):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["compare", str(windows), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    kpis = results.frame(windows, "kpis")
+    assert {k["kpi"] for k in data["kpis"]} == set(KPIS)
+    for k in data["kpis"]:
+        assert k["threshold_applies_to"] == "excess"
+        assert [v["variant"] for v in k["variants"]] == ["window-2w", "window-4w"]  # no twin
+        for v in k["variants"]:
+            x = kpis.loc[kpis["variant"] == v["variant"], f"excess_{k['kpi']}"]
+            assert set(v["excess"]) == {"mean", "low", "high", "n"} and v["excess"]["n"] == 3
+            assert v["excess"]["mean"] == pytest.approx(x.mean())
+            if v["excess"]["low"] is not None:
+                assert v["excess"]["low"] <= v["excess"]["mean"] <= v["excess"]["high"]
+        (d,) = k["differences"]
+        # The twin is shared, so the gap between excesses is the paired gap between totals.
+        assert d["excess"]["mean"] == pytest.approx(d["paired"]["mean"], abs=1e-9)
+
+
+def test_a_threshold_that_every_variant_always_or_never_exceeds_is_flagged():
+    from sim.compare import compare_frame
+
+    rows = []
+    for r in range(5):
+        for v, late in (("a", 10.0 + r), ("b", 20.0 + r)):
+            row = dict.fromkeys(KPIS, 0.0) | {f"excess_{k}": 0.0 for k in KPIS}
+            row |= {"late_abnormal": 100 + late, "excess_late_abnormal": late}
+            rows.append({"variant": v, "replication": r, **row})
+    frame = pd.DataFrame(rows)
+
+    def warning(limit: float) -> str | None:
+        limits = dict.fromkeys(KPIS, 1.0) | {"late_abnormal": limit}
+        (late,) = [
+            k for k in compare_frame(frame, "a", ["a", "b"], limits) if k.kpi == "late_abnormal"
+        ]
+        return late.warning
+
+    assert "exceeded in all" in (warning(5) or "")  # every excess is above 5
+    assert "exceeded in none" in (warning(50) or "")  # ... and none above 50
+    assert warning(15) is None  # none of a, all of b: it separates them
+    assert warning(12) is None  # 2 of 5 of a

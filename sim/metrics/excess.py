@@ -73,6 +73,7 @@ SITE_WEEK_EXCESS = (
     "backlog_end",
     "dual_system_hours",
     "overtime_hours",
+    "late_abnormal_worst_unit",
 )
 SEVERITIES = ("abnormal", "critical")
 
