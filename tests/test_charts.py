@@ -198,7 +198,7 @@ def test_heatmap_is_sites_by_weeks_of_the_share_of_replications_over_the_thresho
 def test_difference_dots_are_paired_means_with_t_intervals(run):
     kpis = results.open(run.path).df().set_index(["variant", "replication"])
     fig = charts.differences_chart(run)
-    for name in kpis.columns:
+    for name in [c for c in kpis.columns if not c.startswith("excess_")]:
         d = (kpis.loc["window-4w", name] - kpis.loc["window-2w", name]).to_numpy()
         half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
         dots = _with_gid(fig, f"difference:{name}:window-4w", Line2D)
