@@ -200,9 +200,10 @@ def excess_sentence(
         for d in diffs:
             if d.excess is not None:
                 share = d.excess.mean / abs(base.mean)
+                sign = "+" if share > 0 else "−" if share < 0 else ""
                 text += (
                     f" {d.variant} against {baseline} is {signed(d.excess.mean)}, "
-                    f"{share:+.0%} of what {baseline}'s cutover adds."
+                    f"{sign}{abs(share):.0%} of what {baseline}'s cutover adds."
                 )
     return text
 
