@@ -6,7 +6,8 @@ compiles the kernels), with and without the twin, alternating which goes first; 
 the replications. CPU time (``time.process_time``) is given beside wall time because the
 machine may be shared: it is less sensitive to other processes, though not to their cache
 pressure. The split of one model run into build (drawing), simulate and tables shows how much
-of the twin's cost sharing the schedule-independent draws could remove.
+of the twin's cost sharing the schedule-independent draws could remove, and what the
+breakdown and time-to-sign tables add to every run.
 
     python -m benchmarks.bench_twin [--replications 3] [--scenario scenarios/fvm-2020.yaml]
 """
@@ -19,6 +20,7 @@ import time
 
 from sim.experiment.runs import Block, Plan, Variant, load_variants, run_block
 from sim.experiment.twin import no_cutover
+from sim.metrics.excess import breakdown, time_to_sign, unit_days
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
 from sim.model.replication import build, simulate
@@ -31,6 +33,25 @@ def _time(fn) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _split(sc) -> str:
+    """Wall (and CPU) seconds of each stage of one model run of ``sc``."""
+    out = {}
+    out["build"], rep = _stage(lambda: build(sc, 0, SEED))
+    out["simulate"], _ = _stage(lambda: simulate(rep))
+    out["tables"], tables = _stage(lambda: tabulate(rep))
+    out["summary"], _ = _stage(lambda: summarise(tables))
+    out["breakdown and time to sign"], _ = _stage(
+        lambda: (breakdown(unit_days(rep, tables), None), time_to_sign(rep))
+    )
+    return ", ".join(f"{k} {w:.1f} s (CPU {c:.1f})" for k, (w, c) in out.items())
+
+
+def _stage(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return (time.perf_counter() - wall, time.process_time() - cpu), value
 
 
 def main() -> None:
@@ -64,19 +85,7 @@ def main() -> None:
         b = statistics.median(t[i] for t in times[True])
         print(f"twin overhead ({kind}, medians): {b / a - 1:+.0%}")
     for label, sc in (("variant " + names[0], variants[names[0]]), ("twin", twin)):
-        rep = None
-
-        def do_build(sc=sc) -> None:
-            nonlocal rep
-            rep = build(sc, 0, SEED)
-
-        b = _time(do_build)
-        s = _time(lambda: simulate(rep))
-        t = _time(lambda: summarise(tabulate(rep)))
-        print(
-            f"{label}: build {b[0]:.1f} s, simulate {s[0]:.1f} s, tables {t[0]:.1f} s (wall; "
-            f"CPU {b[1]:.1f}/{s[1]:.1f}/{t[1]:.1f})"
-        )
+        print(f"{label}: {_split(sc)}")
 
 
 if __name__ == "__main__":

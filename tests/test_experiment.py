@@ -82,7 +82,7 @@ def test_interrupted_then_resumed_equals_straight(straight, tmp_path):
         execute(folder, plan, scenarios, ex, stop_after_two)
     assert stopped.value.done == 2 and stopped.value.total == 4
     assert RunFolder.open(folder.path).manifest["status"] == "interrupted"
-    assert len(results.frame(folder.path, "kpis")) == 2 * 2  # two blocks, two variants
+    assert len(results.frame(folder.path, "kpis")) == 2 * 3  # two blocks, two variants, twin
     again, plan2, scenarios2 = reopen_run(folder.path)
     assert plan2 == plan
     with executor_for("process", 1) as ex:
