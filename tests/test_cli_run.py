@@ -44,11 +44,13 @@ def test_run_writes_a_complete_folder_and_prints_it_last(tmp_path):
         assert (folder / f"scenario-{variant}.yaml").is_file()
     kpis = results.frame(folder, "kpis")
     assert list(kpis["variant"]) == [*["window-2w"] * 2, *["window-4w"] * 2, *["no-cutover"] * 2]
-    assert list(kpis["replication"]) == [0, 1, 0, 1]
+    assert list(kpis["replication"]) == [0, 1] * 3
     assert set(KPIS) <= set(kpis.columns)
     days = results.open(folder, "region_days").df()
     assert {"date", "backlog", "late_abnormal", "dual_system_hours"} <= set(days)
-    assert len(results.frame(folder, "locks")) == 3 * 2 * 2  # 3 locks, 2 variants, 2 reps
+    assert (
+        len(results.frame(folder, "locks")) == 3 * 2 * 2
+    )  # 3 locks, 2 variants, 2 reps (twin: none)
     # Nothing half-written is left beside the folder or in it.
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]
     assert not list(folder.rglob(".*"))
