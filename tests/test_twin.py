@@ -30,7 +30,8 @@ from sim.metrics.kpis import KPIS
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import from_model, load_scenario
 from sim.scenario.schema import Event
-from sim.schedule.timeline import build_timeline, expand_units
+from sim.schedule.schedule import build_schedule
+from sim.schedule.timeline import expand_units
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"
@@ -55,8 +56,8 @@ def test_the_twin_keeps_units_and_moves_every_switch_past_the_horizon():
     for d in twin.site_dates.values():
         assert (d.go_live - end).days > lead and d.ros_switch >= d.go_live
     cal = Calendar(sc.model.horizon.start, end)
-    tl = build_timeline(twin, cal)
-    for times in (tl.go_live, tl.ros_switch, tl.lock, tl.lab_switch, tl.rb_start):
+    tl = build_schedule(twin).timeline(cal)
+    for times in (tl.go_live, tl.ros_switch, tl.lock, tl.closed, tl.lab_switch, tl.rb_start):
         assert (times >= cal.horizon_minutes).all()
 
 

@@ -10,9 +10,10 @@ This module computes, from the tables of a variant and of its twin:
 * ``excess_<column>`` columns for the ``kpis``, ``region_days`` and ``site_weeks`` tables;
 * the ``breakdown`` table: late abnormal results, orphans and staff hours, with their excess,
   by stage, area, site kind, *phase* of the unit's cutover on that day (before go-live,
-  go-live to its lab-ordering switch, that switch to the closing of its legacy client, after
-  it; ``rolled_back`` while a rollback holds) and whether the unit-day is *touched* by the
-  cutover (from 5 weeks before the unit's go-live to 4 weeks after its legacy inbox closes);
+  go-live to its lab-ordering switch, that switch to the closing of its legacy client at the
+  lock policy's deadline (``Timeline.closed``), after it; ``rolled_back`` while a rollback
+  holds) and whether the unit-day is *touched* by the cutover (from 5 weeks before the
+  unit's go-live to 4 weeks after its legacy inbox closes);
 * the ``time_to_sign`` table: the distribution of ready-to-signed hours of abnormal and of
   critical results by site kind and phase, whose tail (not its median) is where dual signing
   shows.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from sim.metrics.kpis import KPIS
 from sim.metrics.tables import Tables
-from sim.model.inbox import ACTIVITIES
+from sim.model.ledger import EXTRA
 from sim.model.replication import Replication
 
 PHASES = (
@@ -44,7 +45,7 @@ TOUCH_AFTER_DAYS = 28  # ... to 4 weeks after the legacy inbox closes
 
 #: Staff hours counted as "extra" (the ``extra_staff_hours`` KPI, without the central queue,
 #: which belongs to no unit).
-EXTRA_HOURS = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
+EXTRA_HOURS = [f"{a}_hours" for a in EXTRA]
 #: Unit-day measures broken down by where and when they fall.
 MEASURES = (
     "late_abnormal",
@@ -92,18 +93,10 @@ class UnitDays:
     grids: dict[str, np.ndarray]  # measure -> (units, days)
 
 
-def closing(rep: Replication) -> np.ndarray:
-    """Per unit, the minute its legacy client stops being watched: the lock, plus the drain
-    days under the ``drain`` policy (``inf`` if it never locks)."""
-    lock = rep.scenario.model.policies.lock
-    extra = lock.drain_days * 1440.0 if lock.mode == "drain" else 0.0
-    return rep.timeline.lock + extra
-
-
 def phases_at(rep: Replication, units: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Index into :data:`PHASES` of each (unit, time) pair (broadcast together)."""
     tl = rep.timeline
-    go, ros, close = tl.go_live[units], tl.ros_switch[units], closing(rep)[units]
+    go, ros, close = tl.go_live[units], tl.ros_switch[units], tl.closed[units]
     phase = np.select(
         [t < go, t < ros, t < close],
         [0, 1, 2],
@@ -122,7 +115,7 @@ def unit_days(rep: Replication, tables: Tables) -> UnitDays:
     every = np.arange(n_units)[:, None]
     phase = phases_at(rep, every, mid)
     start = tl.go_live[:, None] - TOUCH_BEFORE_DAYS * 1440.0
-    end = closing(rep)[:, None] + TOUCH_AFTER_DAYS * 1440.0
+    end = tl.closed[:, None] + TOUCH_AFTER_DAYS * 1440.0
     touched = np.isfinite(tl.go_live)[:, None] & (mid >= start) & (mid < end)
     stage_of = {site.id: site.stage for site in rep.scenario.model.sites}
 

@@ -1,49 +1,61 @@
 """One replication of a cutover: the SimPy model that ties the mechanisms together.
 
-What does not interact is drawn up front and vectorized: orders (:mod:`sim.model.demand`), lab
-start and result times (:mod:`sim.model.labs`), watches that turn into chase tasks, which orders
-were placed in which client (:mod:`sim.schedule.timeline`), and scheduled workload
-(:mod:`sim.model.workload`). What interacts runs as SimPy processes on one clock:
+Each mechanism lives in its own module (``docs/model.md`` lists them); this one only assembles
+them. What does not interact is drawn up front and vectorized: orders
+(:mod:`sim.model.demand`), lab start and result times (:mod:`sim.model.labs`), which client
+each order went to and which watches turn into chase tasks (:mod:`sim.model.watches`), the
+lock policy's verdict on late legacy results (:mod:`sim.model.locks`), absence
+(:mod:`sim.model.staff`) and scheduled workload (:mod:`sim.model.workload`). What interacts
+runs as SimPy processes on one clock:
 
 * one process per site kind works each signing session for all its signers at once
-  (:class:`sim.inbox.SignerPool`);
-* one process per unit whose legacy client locks applies the lock policy to what is still
-  in that client when it locks, and, under ``drain``, orphans what is left at the deadline;
-* one process runs the central reroute queue, a daily capacity of results routed by hand.
+  (:class:`sim.model.inbox.SignerPool`);
+* one process per unit whose legacy client locks takes what is still in that client's inbox
+  at the lock policy's deadline (:mod:`sim.model.locks`);
+* one process runs the central reroute queue (:mod:`sim.model.reroute`).
 
-:func:`run_replication` returns the per-item record; :mod:`sim.metrics.tables` turns it into tables.
+:func:`run_replication` returns the per-item record; :mod:`sim.metrics.tables` turns it into
+tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 
-import numba
 import numpy as np
 import simpy
 
 from sim import extensions
-from sim.model.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
+from sim.model.demand import (
+    Orders,
+    chase_minutes,
+    draw_for,
+    generate_orders,
+    mean_minutes,
+    role_spec,
+)
 from sim.model.inbox import (
-    CRITICAL,
-    LEGACY,
-    NEW,
-    NORMAL,
-    URGENT,
-    WORKLOAD,
     ItemAttributes,
     Items,
     PoolConfig,
     SignerPool,
 )
 from sim.model.labs import result_times
-from sim.model.workload import daily_workload
+from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
+from sim.model.reroute import RerouteQueue
+from sim.model.staff import UnitState, absence
+from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
+from sim.model.workload import (
+    add_back_entry,
+    add_extension_workload,
+    daily_workload,
+    signer_workload,
+)
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
 from sim.scenario.loading import LoadedScenario
-from sim.schedule.timeline import Timeline, build_timeline
+from sim.schedule.schedule import build_schedule
+from sim.schedule.timeline import Timeline
 
 FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = extensions.OPEN, extensions.ORPHAN, extensions.REROUTE
 
@@ -67,21 +79,7 @@ class Replication:
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
-
-
-def _absence(cfg_share: float, spell_days: float, uniforms: np.ndarray) -> np.ndarray:
-    """Present/absent per signer and day from a two-state Markov chain of spells."""
-    n, days = uniforms.shape
-    if cfg_share <= 0:
-        return np.ones((n, days), dtype=bool)
-    p_end = min(1.0, 1.0 / spell_days)
-    p_start = min(1.0, cfg_share / (1.0 - cfg_share) * p_end)
-    present = np.empty((n, days), dtype=bool)
-    present[:, 0] = uniforms[:, 0] >= cfg_share
-    for d in range(1, days):
-        u = uniforms[:, d]
-        present[:, d] = np.where(present[:, d - 1], u >= p_start, u < p_end)
-    return present
+    workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
 
 
 def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
@@ -89,7 +87,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
     cal = Calendar(s.horizon.start, s.horizon.end)
-    tl = build_timeline(sc, cal)
+    tl = build_schedule(sc).timeline(cal)
     streams = Streams(seed, replication)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
@@ -108,10 +106,9 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         np.searchsorted(items.unit[:n_res], runs),
         n_res + np.searchsorted(items.unit[n_res:], runs),
     )
-    state = _UnitState(sc, tl)
+    state = UnitState(sc, tl)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
-    switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
     pools = {}
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
@@ -125,11 +122,11 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         )
         cfg = PoolConfig(
             signer_unit=signer_unit,
-            presence=_absence(s.staffing.absence_share, s.staffing.absence_spell_days, uniforms),
+            presence=absence(s.staffing.absence_share, s.staffing.absence_spell_days, uniforms),
             sessions=cal.session_windows(
                 [(x.at, x.minutes) for x in kind.sessions], kind.session_days
             ),
-            switch_cost=switch,
+            switch_cost=mean_minutes(role_spec(sc, kind_id, "switch_cost")),
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
@@ -165,21 +162,18 @@ def _draw_items(
     ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
     matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
-    n_res = len(orders)
-    legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
-    fate = np.empty(n_res, np.int8)
     due_minutes = np.array([c.due_hours for c in s.test_categories]) * 60
-    late_from, late_fate = _late_rule(pol.lock, tl)
-    _watch_results(
-        orders.unit, orders.time, orders.category, ready, due_minutes, tl.ros_switch, tl.rb_start,
-        tl.rb_end, tl.lock, late_from, late_fate, legacy, fate, chase,
-    )  # fmt: skip
-    if pol.lock.mode not in extensions.BUILTIN_LOCK_MODES:
-        _registered_lock_fate(pol.lock, tl, orders.unit, legacy, ready, fate)
-    n = n_res + int(np.count_nonzero(chase))
-    items = Items(unit=np.empty(n, np.int32), inbox=np.empty(n, np.int8), ready=np.empty(n))
+    times = OrderTimes(orders.unit, orders.time, ready, orders.category)
+    watched = watch(
+        times, due_minutes, UnitSwitches(tl.ros_switch, tl.rb_start, tl.rb_end, tl.lock)
+    )
+    fate = lock_fates(pol.lock, tl, orders.unit, ready, watched.after_lock)
+    n = len(orders) + int(np.count_nonzero(watched.chase))
     f32 = np.float32
-    attrs = ItemAttributes(
+    cols = ItemColumns(
+        unit=np.empty(n, np.int32),
+        inbox=np.empty(n, np.int8),
+        ready=np.empty(n),
         signer=np.empty(n, np.int32),
         urgency=np.empty(n, np.int8),
         handling=np.empty(n, f32),
@@ -187,169 +181,18 @@ def _draw_items(
         lookup_u=np.empty(n, f32),
         is_chase=np.empty(n, bool),
     )
-    _fill_items(
-        orders.unit, orders.time, orders.category, orders.signer, orders.abnormal,
-        orders.critical, inputs.review, chase_minutes(sc, tl, orders, inputs, chase),
-        inputs.lookup, inputs.lookup_u, ready, legacy, fate, chase, due_minutes,
-        signer_offset.astype(np.int32), items.unit, items.inbox, items.ready, attrs.signer,
-        attrs.urgency, attrs.handling, attrs.lookup, attrs.lookup_u, attrs.is_chase,
+    results = OrderItems(
+        orders.signer, orders.abnormal, orders.critical, inputs.review,
+        chase_minutes(sc, tl, orders, inputs, watched.chase), inputs.lookup, inputs.lookup_u,
+        fate,
     )  # fmt: skip
+    fill_items(times, results, watched, due_minutes, signer_offset.astype(np.int32), cols)
+    items = Items(unit=cols.unit, inbox=cols.inbox, ready=cols.ready)
+    attrs = ItemAttributes(
+        cols.signer, cols.urgency, cols.handling, cols.lookup, cols.lookup_u, cols.is_chase
+    )
+    legacy = watched.legacy
     return orders, ready, legacy, fate, items, attrs
-
-
-def _late_rule(policy, tl: Timeline) -> tuple[np.ndarray, int]:
-    """Lock policy for results of a unit's legacy orders that arrive after its client locks:
-    per unit, from when such a result gets which fate. ``OPEN`` for a policy registered in
-    :mod:`sim.extensions`, which :func:`_registered_lock_fate` then applies."""
-    if policy.mode == "drain":
-        return tl.lock + policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return tl.lock, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return tl.lock, FATE_REROUTE
-    return tl.lock, FATE_OPEN
-
-
-def _registered_lock_fate(
-    policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray, fate: np.ndarray
-) -> None:
-    """Fate, under a lock policy registered in :mod:`sim.extensions`, of each unit's late
-    legacy results (``fate`` is set in place)."""
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
-    for i, (a, b) in enumerate(pairwise(bounds)):
-        lock = tl.lock[i]
-        r = ready[a:b]
-        after_lock = legacy[a:b] & (r >= lock) & (r < tl.rb_start[i])
-        if not after_lock.any():
-            continue
-        late = r[after_lock]
-        ctx = extensions.LockContext(np.full(len(late), i), late, np.full(len(late), lock), tl)
-        chosen = np.asarray(registered.fate(registered.params(**policy.params), ctx))
-        known = (FATE_OPEN, FATE_ORPHAN, FATE_REROUTE)
-        if chosen.shape != late.shape or not np.isin(chosen, known).all():
-            raise ValueError(
-                f"lock policy {policy.mode!r} must return one of OPEN, ORPHAN, REROUTE per result"
-            )
-        fate[a:b][after_lock] = chosen
-
-
-@numba.njit(cache=True)
-def _watch_results(
-    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, late_from,
-    late_fate, legacy, fate, chase,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Per result: whether it was ordered in the legacy client (before the unit's order
-    switch, or during a rollback); its fate under a built-in lock policy (``late_fate`` from
-    ``late_from`` on, for legacy results ready after the lock and before a rollback); and
-    whether its watch turns into a chase task: not back by its due time, unless that is in a
-    legacy client already locked (ROS data is not migrated)."""
-    for j in range(len(time)):
-        i = unit[j]
-        t, r = time[j], ready[j]
-        rolled_back = t >= rb_start[i] and t < rb_end[i]
-        legacy[j] = not (t >= ros_switch[i] and not rolled_back)
-        after_lock = legacy[j] and r >= lock[i] and r < rb_start[i]
-        fate[j] = late_fate if after_lock and r >= late_from[i] else FATE_OPEN
-        due = t + due_minutes[category[j]]
-        chase[j] = r > due and not (legacy[j] and due >= lock[i] and due < rb_start[i])
-
-
-@numba.njit(cache=True)
-def _fill_items(
-    unit, time, category, signer, abnormal, critical, review, chase_time, lookup, lookup_u,
-    ready, legacy, fate, chase, due_minutes, signer_offset, it_unit, it_inbox, it_ready,
-    at_signer, at_urgency, at_handling, at_lookup, at_lookup_u, at_is_chase,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Inbox items and their attributes: one result per order (same index), reaching no
-    inbox by itself unless its fate is open, then a chase task per watch that turns into one,
-    due in the client its order was placed in, in order (``chase_time``: their minutes)."""
-    n_res = len(time)
-    k = n_res
-    for j in range(n_res):
-        i = unit[j]
-        inbox = LEGACY if legacy[j] else NEW
-        pool_signer = signer_offset[i] + signer[j]
-        it_unit[j] = i
-        it_inbox[j] = inbox
-        it_ready[j] = ready[j] if fate[j] == FATE_OPEN else np.inf
-        at_signer[j] = pool_signer
-        at_urgency[j] = CRITICAL if critical[j] else URGENT if abnormal[j] else NORMAL
-        at_handling[j] = review[j]
-        at_lookup[j] = lookup[j]
-        at_lookup_u[j] = lookup_u[j]
-        at_is_chase[j] = False
-        if chase[j]:
-            it_unit[k] = i
-            it_inbox[k] = inbox
-            it_ready[k] = time[j] + due_minutes[category[j]]
-            at_signer[k] = pool_signer
-            at_urgency[k] = URGENT
-            at_handling[k] = chase_time[k - n_res]
-            at_lookup[k] = 0.0
-            at_lookup_u[k] = 1.0
-            at_is_chase[k] = True
-            k += 1
-
-
-class _UnitState:
-    """Per-unit home system, learning factor, lookup share and training factor at a time.
-
-    ``state(t)`` gives them for every unit at one time (what a signer pool asks by default);
-    ``state.at(times, units)`` for many times at once, one row per time, with the very same
-    elementwise operations: the run takes them for all its session starts before it begins.
-    """
-
-    def __init__(self, sc: LoadedScenario, tl: Timeline):
-        st, pol = sc.model.staffing, sc.model.policies
-        self._tl = tl
-        curve = st.learning_curve
-        self._initial = curve.initial_multiplier
-        self._tau = (
-            curve.time_constant_days
-            * 1440.0
-            * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
-        )
-        self._train_weeks = st.training_weeks
-        self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
-        self._look_share = pol.lookup_share_at_go_live
-        self._half_life = pol.lookup_half_life_days * 1440.0
-        self._all = np.arange(len(tl.units))
-        self._last: tuple[float, tuple[np.ndarray, ...]] | None = None
-
-    def __call__(self, t: float) -> tuple[np.ndarray, ...]:
-        if self._last is None or self._last[0] != t:  # pools opening at the same minute
-            self._last = t, tuple(x[0] for x in self.at(np.array([t]), self._all))
-        return self._last[1]
-
-    def at(self, t: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows)."""
-        t = t[:, None]
-        go = self._tl.go_live[units]
-        home = self._tl.home_new(units, t)
-        since = np.where(home, t - go, np.inf)
-        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau)
-        look = np.where(home, self._look_share * 0.5 ** (since / self._half_life), 0.0)
-        train_from = go - self._train_weeks * 7 * 1440.0
-        train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
-        return home, learn, look, train
-
-
-def _add_extension_workload(
-    sc: LoadedScenario, cal: Calendar, tl: Timeline, workload: np.ndarray
-) -> None:
-    """Minutes of the scenario's registered workload streams (:mod:`sim.extensions`)."""
-    ctx = extensions.WorkloadContext(sc, cal, tl)
-    row = workload[WORKLOAD.index("extension")]
-    for ref in sc.model.workload_streams:
-        stream = extensions.WORKLOAD_STREAMS[ref.stream]
-        minutes = np.asarray(stream.minutes(stream.params(**ref.params), ctx), dtype=float)
-        if minutes.shape != row.shape or not (np.isfinite(minutes) & (minutes >= 0)).all():
-            raise ValueError(
-                f"workload stream {ref.stream!r} must return finite minutes >= 0 of shape "
-                f"(units, days) = {row.shape}, not {minutes.shape}"
-            )
-        row += minutes
 
 
 def simulate(rep: Replication) -> Replication:
@@ -358,12 +201,11 @@ def simulate(rep: Replication) -> Replication:
     s = sc.model
     env = simpy.Environment()
     workload = daily_workload(sc, cal, tl)
-    _add_extension_workload(sc, cal, tl, workload)
-    _add_back_entry(rep, workload, rep.streams)
+    add_extension_workload(sc, cal, tl, workload)
+    add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
-    reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
     def pool_process(pool: SignerPool, kind_id: str):
@@ -376,7 +218,7 @@ def simulate(rep: Replication) -> Replication:
         days = cal.day_indices(sessions[:, 0])
         new_day = np.r_[True, days[1:] != days[:-1]]
         msgs = np.full(pool.n, s.site_kinds[kind_id].message_minutes_per_day)
-        daily = _daily_workload(workload, pool.cfg.signer_unit, days[new_day])
+        daily = signer_workload(workload, pool.cfg.signer_unit, days[new_day])
         states = zip(*pool.unit_state.at(sessions[:, 0], pool.units), strict=True)
         for start, end, day, week, first, state in zip(
             *sessions.T.tolist(), days.tolist(), _iso_weeks(cal, days).tolist(), new_day.tolist(),
@@ -387,118 +229,35 @@ def simulate(rep: Replication) -> Replication:
                 pool.add_daily(msgs, next(daily))
             pool.session(start, end, day, week, state)
 
-    delay, leftover_fate = _leftover_rule(pol)
+    queue = RerouteQueue(pol, it, pool_of_kind)
+    leftovers = leftover_fate(pol)
 
-    def lock_process(i: int):
-        """At the lock (or, under drain, at its deadline) legacy items leave the inbox."""
-        pool = unit_pool[i]
-        yield env.timeout(max(0.0, tl.lock[i] + delay - env.now))
-        taken = pool.gid[pool.take(env.now, _legacy_of_unit(i))]
+    def book_leftovers(now: float, taken: np.ndarray) -> None:
+        """At a deadline the legacy inbox's items leave it: orphans, or the central queue."""
         results = taken[taken < rep.n_results]
-        if leftover_fate == FATE_REROUTE:
+        if leftovers == FATE_REROUTE:
             it.closed[taken[taken >= rep.n_results]] = True  # their watches are gone
             rep.rerouted[results] = True
-            reroute_fifo.append((env.now, results))
+            queue.add(results)
         else:
             it.closed[taken] = True
-            rep.orphan_time[results] = env.now
-
-    def reroute_process():
-        local_index = np.empty(len(it.ready), dtype=np.int64)
-        for pool in pool_of_kind.values():
-            local_index[pool.gid] = np.arange(len(pool.gid))
-        late = np.flatnonzero(rep.rerouted)
-        late = late[np.argsort(rep.lab_ready[late], kind="stable")]
-        arrivals = rep.lab_ready[late]
-        nxt = 0
-        backlog: list[np.ndarray] = []
-        per_result = pol.reroute_minutes_per_result
-        capacity = int(pol.reroute_capacity_per_day)
-        for day in np.flatnonzero(cal.working_day_mask):
-            t = cal.local_minutes(np.array([day]), np.array([8 * 60]))[0]
-            yield env.timeout(max(0.0, t - env.now))
-            stop = np.searchsorted(arrivals, t, side="right")
-            backlog.append(late[nxt:stop])
-            nxt = stop
-            while reroute_fifo:
-                backlog.append(reroute_fifo.pop(0)[1])
-            queue = np.concatenate(backlog) if backlog else np.empty(0, dtype=np.int64)
-            now, queue = queue[:capacity], queue[capacity:]
-            backlog = [queue]
-            if now.size:
-                routed = t + per_result * np.arange(1, now.size + 1)
-                it.ready[now] = routed
-                it.inbox[now] = NEW
-                rep.reroute_minutes += per_result * now.size
-                for kind_id, pool in pool_of_kind.items():
-                    mine = unit_kind[it.unit[now]] == kind_id
-                    pool.inject(local_index[now[mine]], routed[mine], NEW)
+            rep.orphan_time[results] = now
 
     for kind_id, pool in pool_of_kind.items():
         env.process(pool_process(pool, kind_id))
     for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
-        env.process(lock_process(int(i)))
-    if leftover_fate == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
-        env.process(reroute_process())
+        env.process(close_legacy_inbox(env, int(i), tl.closed[i], unit_pool[i], book_leftovers))
+    if leftovers == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
+        late = np.flatnonzero(rep.rerouted)
+        env.process(queue.process(env, cal, late, rep.lab_ready[late], unit_kind))
     env.run(until=cal.horizon_minutes)
+    rep.reroute_minutes = queue.minutes
+    rep.workload_left_minutes = float(sum(pool.workload.sum() for pool in pool_of_kind.values()))
     return rep
-
-
-def _leftover_rule(policy) -> tuple[float, int]:
-    """When, after a lock, what is still in the legacy inbox leaves it, and its fate."""
-    if policy.mode == "drain":
-        return policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return 0.0, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return 0.0, FATE_REROUTE
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    days, fate = registered.leftovers(registered.params(**policy.params))
-    return days * 1440.0, fate
-
-
-def _legacy_of_unit(unit: int):
-    return lambda pool, ids: (
-        (pool.cfg.signer_unit[pool.signer[ids]] == unit) & (pool.inbox[ids] == LEGACY)
-    )
 
 
 def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:
     return (days + cal.start.weekday()) // 7
-
-
-def _daily_workload(
-    workload: np.ndarray, signer_unit: np.ndarray, days: np.ndarray
-) -> Iterator[np.ndarray]:
-    """The workload minutes (category, signer) that each of ``days`` (the days a pool works,
-    ascending) adds: a signer's share of its unit's minutes of the days since the last one.
-
-    Spans of the same length are summed for all of them and all units in one call: a sum over
-    the last axis, when it is contiguous, adds in the same order whatever the leading axes.
-    """
-    units, unit_of = np.unique(signer_unit, return_inverse=True)
-    signers = np.bincount(unit_of)
-    first = np.r_[0, days[:-1] + 1]
-    length = days + 1 - first
-    per_unit = np.empty((len(days), workload.shape[0], len(units)))
-    own = workload[:, units]
-    for n in np.unique(length):
-        chosen = np.flatnonzero(length == n)
-        span = first[chosen, None] + np.arange(n)
-        minutes = np.ascontiguousarray(own[:, :, span])  # (category, unit, day, span)
-        per_unit[chosen] = np.moveaxis(minutes.sum(axis=3) / signers[:, None], 2, 0)
-    for minutes in per_unit:
-        yield minutes[:, unit_of]
-
-
-def _add_back_entry(rep: Replication, workload: np.ndarray, streams: Streams) -> None:
-    """Paper orders from the cutover downtime are entered afterwards, on the go-live day."""
-    o, cal = rep.orders, rep.calendar
-    if not o.paper.any():
-        return
-    minutes = draw_for(rep.scenario, rep.timeline, streams, o, "back_entry_time", o.paper)
-    day = cal.day_indices(o.time[o.paper])
-    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), minutes)
 
 
 def run_replication(
