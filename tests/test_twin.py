@@ -233,3 +233,40 @@ def test_a_threshold_that_every_variant_always_or_never_exceeds_is_flagged():
     assert "exceeded in none" in (warning(50) or "")  # ... and none above 50
     assert warning(15) is None  # none of a, all of b: it separates them
     assert warning(12) is None  # 2 of 5 of a
+
+
+def test_excess_chart_dots_are_the_mean_excess_of_each_variant(windows):
+    from matplotlib.lines import Line2D
+
+    from sim import attribution
+
+    kpis = results.frame(windows, "kpis")
+    fig = attribution.excess_chart(windows)
+    for name in attribution.HEADLINE_KPIS:
+        for v in ("window-2w", "window-4w"):
+            (dot,) = [a for a in fig.findobj(Line2D) if a.get_gid() == f"excess:{name}:{v}"]
+            x = kpis.loc[kpis["variant"] == v, f"excess_{name}"]
+            assert dot.get_xdata()[0] == pytest.approx(x.mean())
+
+
+def test_excess_fan_marks_the_schedule_and_averages_the_daily_excess(windows):
+    from matplotlib.lines import Line2D
+
+    from sim import attribution
+    from sim.schedule.table import timeline_frame
+
+    fig = attribution.excess_fan_chart(windows)
+    days = results.frame(windows, "region_days")
+    for v in ("window-2w", "window-4w"):
+        wide = days[days["variant"] == v].pivot(
+            index="date", columns="replication", values="excess_late_abnormal"
+        )
+        expected = wide.rolling(7, center=True, min_periods=1).mean().mean(axis=1)
+        (line,) = [a for a in fig.findobj(Line2D) if a.get_gid() == f"excess_mean:{v}"]
+        np.testing.assert_allclose(line.get_ydata(), expected.to_numpy())
+    go_lives = {a.get_xdata()[0] for a in fig.findobj(Line2D) if a.get_gid() == "go-live"}
+    sc = load_scenario(TINY, "window-4w")
+    planned = set(timeline_frame(sc)["ehr_go_live"])
+    assert {pd.Timestamp(d).date() for d in go_lives} >= planned
+    assert any(a.get_gid() == "lab switch" for a in fig.findobj(Line2D))
+    assert attribution.touched_share(windows) > 0.5  # tiny: nearly all excess is near go-live
