@@ -100,15 +100,15 @@ def headline(run: Run, comparison: Comparison) -> str:
             "cutover adds" if base.mean else ""  # fmt: skip
         clear = e.n > 1 and not math.isnan(e.low) and (e.low > 0 or e.high < 0)
         word = "more" if e.mean > 0 else "fewer"
+        interval = "" if e.n < 2 else f"; 95% CI {signed(e.low)} to {signed(e.high)}"
         verdict = (
             f"<b>{_e(d.variant)} gives {number(abs(e.mean))} {word} late abnormal results "
-            f"than {_e(comparison.baseline)}</b>"
+            f"than {_e(comparison.baseline)}</b> ({signed(e.mean)}{interval}{share})"
             if clear
             else f"<b>{_e(d.variant)} and {_e(comparison.baseline)} cannot be told apart</b> "
-            f"on late abnormal results (difference {signed(e.mean)})"
+            f"on late abnormal results (difference {signed(e.mean)}{interval}{share})"
         )
-        interval = "" if e.n < 2 else f" (95% CI {signed(e.low)} to {signed(e.high)})"
-        text += f" {verdict}{interval}{share}."
+        text += f" {verdict}."
     touched = touched_share(run)
     if touched is not None:
         text += (
