@@ -88,8 +88,8 @@ def headline(run: Run, comparison: Comparison) -> str:
             "hours"
         )
     text = (
-        f"Over the same {n} replication(s), the cutover adds, against no cutover at all "
-        f"(mean and 95% CI): {'; '.join(parts)}."
+        f"Over the same {n} replication{'s' if n != 1 else ''}, the cutover adds, against "
+        f"no cutover at all (mean and 95% CI): {'; '.join(parts)}."
     )
     base = next(v.excess for v in late.variants if v.variant == comparison.baseline)
     for d in late.differences:
