@@ -287,6 +287,9 @@ def difference_heatmap(run: Run, baseline: str | None = None, top: int = 40) -> 
         grid = diff.unstack("week").fillna(0.0)
         order = grid.abs().sum(axis=1).sort_values(ascending=False).index[:top]
         grid = grid.loc[order]
+        big = 0.05 * float(np.abs(grid.to_numpy()).max())  # weeks that differ visibly
+        moved = grid.columns[(grid.abs() > big).any(axis=0).to_numpy()]
+        grid = grid[moved] if len(moved) else grid
         limit = max(float(np.abs(grid.to_numpy()).max()), 0.5)
         image = ax.imshow(
             grid.to_numpy(), aspect="auto", cmap=DIVERGING, vmin=-limit, vmax=limit,
@@ -305,8 +308,9 @@ def difference_heatmap(run: Run, baseline: str | None = None, top: int = 40) -> 
         fig.colorbar(image, ax=ax, label="mean difference per week", shrink=0.8)
     _footnote(
         fig,
-        "Paired by replication (same random numbers): only the schedule differs. "
-        f"The {top} sites with the largest total absolute difference.",
+        "Paired by replication (same random numbers). Only weeks in which some site differs by "
+        f"5% of the largest cell or more, and the {top} sites with the largest total absolute "
+        "difference, are shown.",
         run.caption(),
     )
     return fig
