@@ -221,6 +221,13 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 BlockOpt = Annotated[
     int, typer.Option(min=0, help="Replications per block (0: chosen from -n, at most 4).")
 ]
+NoTwinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-twin",
+        help="Skip the no-cutover twin of each replication (no excess_* columns).",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -370,6 +377,7 @@ def run(
     per_result: PerResultOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     resume: Annotated[
         Path | None,
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
@@ -400,6 +408,7 @@ def run(
                 block_size,
                 detail or per_result,
                 per_result,
+                twin=not no_twin,
             )
             _check_out(out)
             folder, scenarios = start_run(plan, out, sys.argv)
@@ -453,6 +462,7 @@ def sweep(
     detail: DetailOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     report: ReportOpt = False,
 ) -> None:
     """Run a grid of variants (staffing, dates, window lengths) as one experiment.
@@ -465,7 +475,7 @@ def sweep(
         found = _grid_variants(grid) if grid else _declared_sweep(scenario)
         plan = Plan(
             str(scenario), found, replications, _seed(seed), tuple(overrides or ()), block_size,
-            detail,
+            detail, twin=not no_twin,
         )  # fmt: skip
         _check_out(out)
         folder, scenarios = start_run(plan, out, sys.argv)
@@ -552,16 +562,22 @@ def _print_comparison(result) -> None:
         "(mean [95% CI])",
         title_justify="left",
     )
-    for head in ("KPI", "variant", "mean", "P(> threshold)", f"paired diff vs {result.baseline}"):
+    twin = any(v.excess is not None for k in result.kpis for v in k.variants)
+    heads = ["KPI", "variant", "mean"]
+    heads += ["excess vs no cutover", "P(excess > threshold)"] if twin else ["P(> threshold)"]
+    heads.append(f"paired diff vs {result.baseline}")
+    for head in heads:
         table.add_column(head, justify="left" if head in ("KPI", "variant") else "right")
     for k in result.kpis:
         diffs = {d.variant: d for d in k.differences}
         for i, v in enumerate(k.variants):
             d = diffs.get(v.variant)
+            excess = [ci(v.excess) if v.excess is not None else "n/a"] if twin else []
             table.add_row(
                 f"{k.kpi} (> {k.threshold:,.0f})" if i == 0 else "",
                 v.variant,
                 ci(v.estimate),
+                *excess,
                 pct(v.p_exceed),
                 ci(d.paired) if d else "baseline",
                 end_section=i == len(k.variants) - 1,
@@ -570,6 +586,9 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.sentence:
             console.print(k.sentence, soft_wrap=True)
+    for k in result.kpis:
+        if k.warning:
+            err.print(f"warning: {k.warning}", markup=False)
 
 
 @app.command(name="report")

@@ -118,6 +118,7 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
     unit = o.unit
     orphan = np.flatnonzero(~np.isnan(rep.orphan_time))
     orphan_at = rep.orphan_time[orphan]
+    urgent = o.abnormal[orphan]  # critical results are abnormal too
     # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
     enters = orphan_at != rep.lab_ready[orphan]
     arrived = _day_counts(rep, unit, rep.lab_ready)
@@ -143,7 +144,9 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
         "signed": signed_count.ravel(),
         "backlog": backlog.ravel(),
         "late_abnormal": _day_counts(rep, unit[late], late_at).ravel(),
-        "orphans": _day_counts(rep, unit[orphan], orphan_at).ravel(),
+        # Orphans are the safety signal only for abnormal and critical results.
+        "orphans": _day_counts(rep, unit[orphan[urgent]], orphan_at[urgent]).ravel(),
+        "orphans_normal": _day_counts(rep, unit[orphan[~urgent]], orphan_at[~urgent]).ravel(),
     }
     for a, name in enumerate(ACTIVITIES):
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
@@ -394,6 +397,7 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
         site_days=days,
         late=late,
         orphan=~np.isnan(rep.orphan_time),
+        abnormal=rep.orders.abnormal,
         late_unit_weeks=np.add.reduceat(late_days, starts, axis=1),
         backlog_days=days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0),
         reroute_hours=rep.reroute_minutes / 60.0,
