@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from sim.experiment.runfolder import RunFolder, RunFolderError, environment
+from sim.extensions import load_plugins
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
@@ -180,6 +181,7 @@ _MEMORY_KEPT: bool | None = None
 
 def run_block(block: Block) -> BlockResult:
     """Run every variant of the block's replications; return their summary tables."""
+    load_plugins()  # a worker started fresh (spawn, Dask) registers the run's extensions too
     keep_freed_memory()
     start = time.perf_counter()
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -271,7 +273,7 @@ Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
 
 def start_run(
     plan: Plan,
-    out: Path,
+    out: str | Path,
     argv: Sequence[str] = (),
     now: dt.datetime | None = None,
     scenarios: dict[str, LoadedScenario] | None = None,
@@ -281,6 +283,7 @@ def start_run(
     ``scenarios`` (name -> loaded scenario, as made in Python with
     :func:`sim.scenario.with_changes`) replaces loading the plan's variants from the file.
     """
+    out = Path(out)
     if scenarios is not None and list(scenarios) != [v.name for v in plan.variants]:
         raise ExperimentError("the scenarios given must be the plan's variants, in order")
     in_python = scenarios is not None
@@ -331,7 +334,7 @@ def _combine(hashes: dict[str, str]) -> str:
 
 
 def reopen_run(
-    run_dir: Path,
+    run_dir: str | Path,
     scenario_file: Path | None = None,
     scenarios: dict[str, LoadedScenario] | None = None,
 ) -> tuple[RunFolder, Plan, dict]:
@@ -422,7 +425,7 @@ def execute(
 
 def run_experiment(
     plan: Plan,
-    out: Path = Path("results"),
+    out: str | Path = Path("results"),
     executor: Executor | None = None,
     progress: Progress | None = None,
     argv: Sequence[str] = (),

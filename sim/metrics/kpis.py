@@ -19,9 +19,14 @@ class Kpi:
     threshold: float
     label: str = ""  # plain words for sentences, e.g. "late abnormal results"
     higher_is_better: bool = False
+    display: str = ""  # a table row's or chart panel's name (default: the label, capitalised)
 
     def words(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+    def display_name(self) -> str:
+        """The KPI as tables and charts name it: plain words, never the column name."""
+        return self.display or self.words()[:1].upper() + self.words()[1:]
 
 
 def thresholds(overrides: dict[str, float] | None = None) -> dict[str, float]:
@@ -46,7 +51,7 @@ KPIS: dict[str, Kpi] = {
             "results that arrived where nobody watches them (locked legacy inbox, lost "
             "reroute) and so were never signed",
             threshold=1,
-            label="orphaned results",
+            label="unwatched results",
         ),
         Kpi(
             "late_abnormal_peak_site_week",
@@ -54,6 +59,7 @@ KPIS: dict[str, Kpi] = {
             "largest number of late abnormal results at one site in one ISO week",
             threshold=10,
             label="late abnormal results in the worst site-week",
+            display="Worst site-week: late abnormal",
         ),
         Kpi(
             "backlog_peak",
