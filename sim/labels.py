@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MAX_LABEL = 18  # characters: fits a legend beside a chart and a 100-column table's head
+MAX_NAME = 18  # characters: a variant name up to this long is its own label
+MAX_LABEL = 24  # a generated label may be a little longer (it is shown wrapped in tables)
 _PAIR = re.compile(r"^([^=,\s]+)=([^,]*)$")
 
 
@@ -38,7 +39,7 @@ def _short_key(key: str) -> str:
 
 def variant_labels(variants: list[str]) -> dict[str, str]:
     """Each variant's display label, unique within the run, in the given order."""
-    if all(len(v) <= MAX_LABEL for v in variants):
+    if all(len(v) <= MAX_NAME for v in variants):
         return {v: v for v in variants}
     parsed = {v: _pairs(v) for v in variants}
     labels: dict[str, str] = {}
@@ -50,14 +51,14 @@ def variant_labels(variants: list[str]) -> dict[str, str]:
         varying = {k for k, vals in values.items() if len(vals) > 1} or set(values)
         for v, pairs in parsed.items():
             shown = [f"{_short_key(k)}={val}" for k, val in pairs or [] if k in varying]
-            labels[v] = v if len(v) <= MAX_LABEL else " · ".join(shown)
+            labels[v] = v if len(v) <= MAX_NAME else " · ".join(shown)
     else:
         labels = {v: v for v in variants}
     texts = list(labels.values())
     if len(set(texts)) == len(texts) and all(len(t) <= MAX_LABEL for t in texts):
         return labels
     width = len(str(len(variants)))
-    return {v: v if len(v) <= MAX_LABEL else f"V{i:0{width}d}" for i, v in enumerate(variants, 1)}
+    return {v: v if len(v) <= MAX_NAME else f"V{i:0{width}d}" for i, v in enumerate(variants, 1)}
 
 
 def run_labels(manifest: dict[str, Any]) -> dict[str, str]:
