@@ -680,7 +680,7 @@ def _print_comparison(result) -> None:
         _legend_table([(labels[n], n, "") for n in labels])
     for k in result.kpis:
         if k.sentence:
-            console.print(k.sentence, soft_wrap=True)
+            console.print(k.sentence, width=min(console.width, TABLE_WIDTH))
 
 
 @app.command(name="report")

@@ -174,10 +174,14 @@ class PluginError(Exception):
 
 
 def add_plugins(modules: Sequence[str]) -> None:
-    """Import ``modules`` now and remember them in ``CUTOVER_PLUGINS`` for worker processes."""
+    """Import ``modules`` now and remember them in ``CUTOVER_PLUGINS`` for worker processes
+    (only once all of them imported, so that a typo does not stay behind)."""
+    load_plugins()
+    for module in modules:
+        _import(module, "--plugin")
     known = [m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m]
     os.environ[PLUGINS_ENV] = ",".join(dict.fromkeys([*known, *modules]))
-    load_plugins()
+    _LOADED.update(modules)
 
 
 def _import(module: str, origin: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -153,6 +154,14 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict, baseline: str | None =
         f"(extra work plus overtime{ci(cost)})."
     )
     return verdict + watched + cost_text
+
+
+def summary_text(kpis: pd.DataFrame, manifest: dict, baseline: str | None = None) -> str:
+    """:func:`summary_paragraph` as plain text (for a notebook or a terminal): no tags, no
+    HTML entities, one line per ranked variant."""
+    page = summary_paragraph(kpis, manifest, baseline)
+    page = re.sub(r"<li>", "\n- ", page)
+    return html.unescape(re.sub(r"<[^>]+>", "", page)).strip()
 
 
 def ranking(kpis: pd.DataFrame, manifest: dict, baseline: str) -> str:
