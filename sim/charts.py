@@ -417,7 +417,7 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
         title=f"share above threshold\nin panel {panels}",
         title_fontsize=8.5,
         fontsize=8.5,
-    )
+    ).set_gid("legend")
     fig.suptitle("How likely is each indicator to exceed its threshold?", x=0.01, ha="left")
     _footnote(
         fig,

@@ -316,3 +316,46 @@ def test_export_to_xlsx_and_csv_from_latest(sweep_run):
 def test_latest_with_no_runs_is_a_clear_error(tmp_path):
     result = invoke("compare", tmp_path / "latest")
     assert result.exit_code == 66 and "no run folder" in result.stderr
+
+
+# ------------------------------------------------------------------ the sweep in a browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_a_six_variant_sweep_report_fits_1280_pixels_without_overlapping_titles(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    result = invoke(
+        "sweep", TINY, "--grid", "policies.coexistence_window_days=14,21,28",
+        "--grid", "policies.lock.mode=drain,lost", "-n", "2", "--seed", "4",
+        "--out", tmp_path, "-w", "2", "--report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto((run / "report.html").as_uri(), wait_until="load")
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        h1 = page.evaluate("document.querySelector('h1').getBoundingClientRect().height")
+        boxes = page.evaluate(
+            """Array.from(document.querySelectorAll('svg g[id^="title:"], svg g#legend'))
+            .map(g => { const r = g.getBoundingClientRect();
+                        return [g.id, r.left, r.top, r.right, r.bottom]; })"""
+        )
+        page.emulate_media(media="print")
+        printed = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.screenshot(path=str(run / "report-1280.png"), full_page=True)
+        browser.close()
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+    assert h1 < 60, "the heading wraps onto several lines"
+    assert printed
+    titles = [b for b in boxes if b[0].startswith("title:")]
+    assert len(titles) == 3 and any(b[0] == "legend" for b in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+            assert apart, f"{a[0]} overlaps {b[0]}: {a} {b}"
