@@ -44,7 +44,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px s
 .lead{font-size:1.12rem;background:#f3f6fa;border-left:4px solid #2b6cb0;padding:.8rem 1rem}
 table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem;max-width:100%}
 th,td{border-bottom:1px solid #e2e6ec;padding:.3rem .6rem;text-align:right;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}td a{overflow-wrap:anywhere}
 .scroll{overflow-x:auto;max-width:100%}
 th:first-child,td:first-child,td.text,th.text{text-align:left}
 figure{margin:1.2rem 0}figure svg{max-width:100%;height:auto}
