@@ -77,7 +77,7 @@ KPIS: dict[str, Kpi] = {
             "late_abnormal",
             "results",
             "abnormal or critical results signed after the site kind's late threshold, "
-            "or still unsigned past it at the horizon, or orphaned",
+            "or still unsigned past it at the horizon, or unwatched",
             compute=lambda x: float(x.late.sum()),
             threshold=500,
             label="late abnormal results",
