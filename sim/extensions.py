@@ -81,8 +81,9 @@ Problems = list[tuple[tuple, str]]  # (path within params, message)
 BOOKING = (
     "booked inside each session's share for scheduled work (policies.max_workload_share = "
     "{share:g}) ahead of migration, validation and relabelling: where that share is full it "
-    "displaces them to later sessions minute for minute and signing time is unchanged; only "
-    "what the share still had free is added to the time taken from signing"
+    "displaces them to later sessions minute for minute (what is still undone at the end "
+    "counts in unfinished_workload_hours) and signing time is unchanged; only what the share "
+    "still had free is added to the time taken from signing"
 )
 
 
