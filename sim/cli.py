@@ -370,7 +370,7 @@ def _execute(
     repeat = f" (fresh entropy; pass --seed {plan.root_seed} to repeat)" if fresh else ""
     err.print(
         f"{folder.path.name}: {len(plan.variants)} variant(s) x {plan.replications} "
-        f"replication(s), seed {plan.root_seed}{repeat}, {todo} block(s) on {workers} "
+        f"replication(s), root seed {plan.root_seed}{repeat}, {todo} block(s) on {workers} "
         f"{executor.value} worker(s)",
         markup=False,
     )

