@@ -218,27 +218,33 @@ def timeline(
         ("site", "site"),
         ("count", "n"),
         ("lab", "lab"),
-        ("ehr_go_live", "EHR go-live"),
-        ("ros_switch", "lab ordering"),
-        ("lab_lis_switch", "lab LIS"),
-        ("coexistence_days", "dual days"),
-        ("client_locked", "client locked"),
+        ("ehr_go_live", "EHR\ngo-live"),
+        ("ros_switch", "lab\nordering"),
+        ("lab_lis_switch", "lab\nLIS"),
+        ("coexistence_days", "dual\ndays"),
+        ("client_locked", "client\nlocked"),
         ("events", "events"),
     ]
+    dates = ("EHR\ngo-live", "lab\nordering", "lab\nLIS", "client\nlocked")
     for _, head in shown:
-        table.add_column(head, justify="right" if head in ("n", "dual days") else "left")
+        table.add_column(
+            head,
+            justify="right" if head in ("n", "dual\ndays") else "left",
+            no_wrap=head in dates or head == "lab",
+            overflow="fold",
+        )
     for row in frame.itertuples(index=False):
         values = row._asdict()
         cells = ["" if values[k] is None else str(values[k]) for k, _ in shown]
         if values["coexistence_days"]:
             cells[6] = f"[bold yellow]{cells[6]}[/bold yellow]"
         table.add_row(*cells)
-    console.print(table)
+    _table(table)
     found = integrations(sc)
     if found:
         console.print("[bold]Transition integrations this schedule implies:[/bold]")
         for item in found:
-            console.print(f"  - {item.describe()}")
+            console.print(f"  - {item.describe()}", width=min(console.width, TABLE_WIDTH))
     else:
         console.print("No transition integrations: every lab switches with all its units.")
 
