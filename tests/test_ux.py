@@ -90,6 +90,13 @@ def test_terminal_tables_fit_100_columns_and_name_variants_and_kpis_for_people(s
     assert "coexistence_window_days=21" in result.stdout  # in the legend
 
 
+def test_the_timeline_table_fits_100_columns_without_cutting_dates():
+    result = invoke("timeline", ROOT / "scenarios" / "fvm-2020.yaml")
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+    assert "…" not in result.stdout and "2022-03-08" in result.stdout
+
+
 def test_report_heading_is_the_title_and_variants_are_labelled(sweep_page):
     page, _ = sweep_page
     h1 = re.search(r"<h1>(.*?)</h1>", page).group(1)
