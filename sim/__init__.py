@@ -54,6 +54,8 @@ _MODULES = {
     "report": "sim.report",
     "compare": "sim.compare",
     "experiment": "sim.experiment.runs",
+    "export": "sim.export",
+    "labels": "sim.labels",
 }
 
 __all__ = [*_API, *_MODULES, "__version__"]

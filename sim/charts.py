@@ -39,7 +39,8 @@ from matplotlib.ticker import FuncFormatter
 
 from sim import results
 from sim.compare import KEY_KPIS, Estimate, compare_run, signed
-from sim.experiment.runfolder import RunFolder
+from sim.experiment.runfolder import RunFolder, slug
+from sim.labels import run_labels
 from sim.metrics.kpis import KPIS, thresholds
 from sim.metrics.summary import HOURS
 from sim.scenario.loading import LoadedScenario, from_model, load_scenario
@@ -103,6 +104,14 @@ class RunData:
     def colour(self, variant: str) -> str:
         return PALETTE[self.manifest["variants"].index(variant) % len(PALETTE)]
 
+    @functools.cached_property
+    def labels(self) -> dict[str, str]:
+        """Each variant's display label (:mod:`sim.labels`)."""
+        return run_labels(self.manifest)
+
+    def label(self, variant: str) -> str:
+        return self.labels.get(variant, variant)
+
     def limits(self, variant: str) -> dict[str, float]:
         """The KPI thresholds the variant was run with."""
         return self.manifest.get("kpi_thresholds", {}).get(variant) or thresholds()
@@ -162,8 +171,19 @@ def load_run(run: Run) -> RunData:
 # ------------------------------------------------------------------------------ helpers
 
 
+class Chart(Figure):
+    """A Figure that shows itself as a PNG wherever IPython displays it (nbclient,
+    JupyterLab, VS Code), whether or not the kernel chose a matplotlib backend: a plain
+    ``Figure`` made without pyplot prints as ``<Figure size ...>`` in a kernel that has not."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
 def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+    return Chart(figsize=(width, height), layout="constrained")
 
 
 def _footnote(fig: Figure, *lines: str) -> None:
@@ -273,7 +293,7 @@ def fan_chart(run: Run, metric: str = "backlog") -> Figure:
             )
         median = np.quantile(values, 0.5, axis=1)
         ax.plot(wide[v].index, median, color=colour, lw=1.2, gid=f"median:{v}")
-        ax.set_title(f"{v}: {title[0].lower()}{title[1:]}", color=colour)
+        ax.set_title(f"{run.label(v)}: {title[0].lower()}{title[1:]}", color=colour)
         ax.set_ylabel(ylabel)
         _thousands(ax)
         units = days[days["variant"] == v].groupby("date")["coexistence_units"].max()
@@ -326,7 +346,7 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
     """For each KPI, the share of replications above every value x, with the threshold.
 
     Where the threshold line crosses a variant's curve is that variant's risk of exceeding
-    it; the panel title gives the same share in words.
+    it; the legend gives the same share per variant and panel.
     """
     run = load_run(run)
     table = run.table("kpis")
@@ -334,9 +354,10 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
     unknown = [k for k in kpis if k not in KPIS]
     if unknown:
         raise ValueError(f"unknown KPI(s) {', '.join(unknown)}; known: {', '.join(KPIS)}")
-    fig = _figure(3.7 * len(kpis) + 0.5, 4.4)
+    fig = _figure(3.7 * len(kpis) + 2.5, 4.4)
     axes = fig.subplots(1, len(kpis), sharey=True, squeeze=False)[0]
-    for ax, name in zip(axes, kpis, strict=True):
+    shares: dict[str, list[str]] = {}
+    for i, (ax, name) in enumerate(zip(axes, kpis, strict=True)):
         kpi = KPIS[name]
         column = f"excess_{name}" if f"excess_{name}" in table else name  # thresholds judge
         values = {  # the excess over the no-cutover twin when the run has one
@@ -346,7 +367,6 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
         every = np.concatenate([*values.values(), list(limits.values())])
         pad = 0.06 * max(every.max() - every.min(), abs(every.max()) * 0.01, 1.0)
         lo, hi = every.min() - pad, every.max() + pad
-        shares = []
         for v, x in values.items():
             steps = np.unique(x)
             above = (x[None, :] > steps[:, None]).mean(axis=1)
@@ -356,10 +376,10 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
                 where="post",
                 color=run.colour(v),
                 lw=1.6,
-                label=v,
+                label=run.label(v),
                 gid=f"exceedance:{name}:{v}",
             )
-            shares.append(f"{v}\u00a0{(x > limits[v]).mean():.0%}")  # kept on one line
+            shares.setdefault(v, []).append(f"{(x > limits[v]).mean():.0%}")
         for t in sorted(set(limits.values())):
             ax.axvline(t, color="#222222", lw=1.2, ls="--", gid=f"threshold:{name}")
             right = t > (lo + hi) / 2  # the label goes on the side with room
@@ -376,21 +396,29 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
             )
         ax.set_xlim(lo, hi)
         ax.set_ylim(-0.02, 1.08)
+        # The title names the KPI only, wrapped to the panel: the shares above the threshold
+        # of every variant go into the legend, which has room for any number of variants.
         ax.set_title(
-            f"{kpi.words().capitalize()}\n"
-            + textwrap.fill(
-                "above the threshold in " + ", ".join(shares), 40, break_on_hyphens=False
-            ),
-            fontsize=9.5,
+            textwrap.fill(f"{i + 1}. {kpi.display_name()}", 34), fontsize=9.5, gid=f"title:{name}"
         )
         ax.set_xlabel(f"{kpi.unit} per run" + (" over no cutover" if column != name else ""))
         ax.grid(axis="x")
         _thousands(ax, "x")
     axes[0].set_ylabel("probability that the KPI exceeds x")
     axes[0].yaxis.set_major_formatter(FuncFormatter(lambda p, _: f"{p:.0%}"))
-    handles = [Line2D([], [], color=run.colour(v), lw=2, label=v) for v in variants]
+    handles = [
+        Line2D([], [], color=run.colour(v), lw=2, label=f"{run.label(v)}: {' | '.join(shares[v])}")
+        for v in variants
+    ]
     handles.append(Line2D([], [], color="#222222", lw=1.2, ls="--", label="threshold"))
-    fig.legend(handles=handles, loc="outside right upper")
+    panels = " | ".join(str(i + 1) for i in range(len(kpis)))
+    fig.legend(
+        handles=handles,
+        loc="outside right upper",
+        title=f"share above threshold\nin panel {panels}",
+        title_fontsize=8.5,
+        fontsize=8.5,
+    ).set_gid("legend")
     fig.suptitle("How likely is each indicator to exceed its threshold?", x=0.01, ha="left")
     _footnote(
         fig,
@@ -456,8 +484,9 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
         ax.set_ylim(len(sites), 0)
         ax.grid(False)
         ax.set_title(
-            f"{v}: weeks in which one unit of the site had more than {_value(limit)} late "
-            "abnormal results" + (" over no cutover" if worst.startswith("excess_") else ""),
+            f"{run.label(v)}: weeks in which one unit of the site had more than "
+            f"{_value(limit)} late abnormal results"
+            + (" over no cutover" if worst.startswith("excess_") else ""),
             color=run.colour(v),
         )
         ax.set_ylabel("site")
@@ -496,7 +525,10 @@ def differences_chart(run: Run, baseline: str | None = None) -> Figure:
     if len(variants) < 2:
         fig = _figure(8, 2.5)
         fig.suptitle(title, x=0.01, ha="left")
-        _message(fig, f"This run has one variant ({variants[0]}): there is nothing to compare.")
+        _message(
+            fig,
+            f"This run has one variant ({run.label(variants[0])}): there is nothing to compare.",
+        )
         _footnote(fig, run.caption())
         return fig
     comparison = compare_run(run.path, baseline and run.check_variant(baseline))
@@ -537,15 +569,15 @@ def differences_chart(run: Run, baseline: str | None = None) -> Figure:
         ax.axvline(0, color="#222222", lw=1)
         span = max(abs(min(reach)), abs(max(reach))) or 1.0
         ax.set_xlim(-1.15 * span, 2.2 * span)  # room on the right for the text
-        ax.set_yticks(range(len(others)), others)
+        ax.set_yticks(range(len(others)), [run.label(v) for v in others])
         ax.set_ylim(len(others) - 0.4, -0.6)
         better = "higher" if kpi.higher_is_better else "lower"
-        ax.set_title(f"{kpi.words().capitalize()} ({better} is better)", fontsize=9.5)
-        ax.set_xlabel(f"difference in {kc.unit}, variant − {base}", fontsize=8)
+        ax.set_title(f"{kpi.display_name()} ({better} is better)", fontsize=9.5)
+        ax.set_xlabel(f"difference in {kc.unit}, variant − {run.label(base)}", fontsize=8)
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
         _thousands(ax, "x")
-    fig.suptitle(f"{title} ({base})", x=0.01, ha="left")
+    fig.suptitle(f"{title} ({run.label(base)})", x=0.01, ha="left")
     one = comparison.replications < 2
     _footnote(
         fig,
@@ -631,7 +663,7 @@ def staff_hours_chart(run: Run) -> Figure:
             ax.bar(x, height, width=WEEK, bottom=bottom, align="edge", color=colour, label=label)
             bottom += height
         ax.set_gid(f"hours:{v}")
-        ax.set_title(f"{v}: all worked hours per week, by activity", color=run.colour(v))
+        ax.set_title(f"{run.label(v)}: all worked hours per week, by activity", color=run.colour(v))
         ax.set_ylabel("staff hours per week")
         _thousands(ax)
         ot.bar(x, table["overtime_hours"], width=WEEK, align="edge", color="#444444")
@@ -710,8 +742,9 @@ def schedule_chart(source: Run | LoadedScenario, variant: str | None = None) -> 
         caption = f"{sc.model.title} · {sc.path.name}"
     else:
         run = load_run(source)
-        name = run.check_variant(variant) if variant else run.variants[0]
-        sc, colour, caption = run.scenarios[name], run.colour(name), run.caption()
+        variant = run.check_variant(variant) if variant else run.variants[0]
+        sc, colour, caption = run.scenarios[variant], run.colour(variant), run.caption()
+        name = run.label(variant)
     tl = timeline_frame(sc)
     rows = np.arange(len(tl))
     fig = _figure(12, 2.6 + 0.24 * max(len(tl), 6))
@@ -816,10 +849,29 @@ CHARTS: dict[str, tuple[Callable[[RunData], Figure], str]] = {
 }
 
 
-def all_charts(run: Run) -> dict[str, tuple[Figure, str]]:
-    """Every chart of the run with its caption, in reading order (for a report)."""
+def schedule_variants(run: Run) -> list[str]:
+    """The first variant and every other one whose dates differ from it (each gets its own
+    schedule chart; variants that change only, say, staffing share the first one's)."""
     run = load_run(run)
-    return {name: (chart(run), caption) for name, (chart, caption) in CHARTS.items()}
+    first, *others = run.variants
+    dates = timeline_frame(run.scenarios[first])
+    return [first] + [v for v in others if not timeline_frame(run.scenarios[v]).equals(dates)]
+
+
+def all_charts(run: Run) -> dict[str, tuple[Figure, str]]:
+    """Every chart of the run with its caption, in reading order (for a report); the
+    schedule once per variant that changes dates."""
+    run = load_run(run)
+    out = {}
+    for name, (chart, caption) in CHARTS.items():
+        if chart is not schedule_chart:
+            out[name] = (chart(run), caption)
+            continue
+        for i, v in enumerate(schedule_variants(run)):
+            key = name if i == 0 else f"{name}-{slug(v)}"
+            text = caption.replace("the first variant", run.label(v))
+            out[key] = (schedule_chart(run, v), text)
+    return out
 
 
 def save_all(

@@ -1,4 +1,4 @@
-"""The ``cutover`` command: validate scenarios, show their timelines, print the schema.
+"""The ``cutover`` command: validate, run, compare, report and export scenarios' experiments.
 
 Exit codes (also in ``--help`` and the README): 0 ok, 1 internal error, 2 usage,
 65 invalid scenario (or a run folder changed after it was written), 66 missing input file,
@@ -24,7 +24,13 @@ from rich.table import Table
 from sim import __version__
 from sim.metrics.kpis import KPIS
 from sim.scenario.errors import Diagnostic, ExitCode, ScenarioError
-from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
+from sim.scenario.loading import (
+    BASE_VARIANT,
+    LoadedScenario,
+    load_doc,
+    load_scenario,
+    variant_patches,
+)
 from sim.schedule.checks import integrations
 
 EXIT_CODES_HELP = (
@@ -55,6 +61,21 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a field: dotted.path=value (repeatable)."),
 ]
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        help="Import this module first (it registers extensions; repeatable). Installed "
+        "packages' cutover.extensions entry points load without it.",
+    ),
+]
+RunArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="RUN", help="A run folder, or latest (the newest under results/, or DIR/latest)."
+    ),
+]
+TABLE_WIDTH = 100  # terminal tables fit this many columns (fewer on a narrower terminal)
 
 
 def _report(exc: ScenarioError) -> None:
@@ -67,6 +88,42 @@ def _print_diagnostic(d: Diagnostic) -> None:
     text = str(d).replace(f"{d.severity}: ", "", 1) if d.severity != "error" else str(d)
     err.print(f"[{style}]{d.severity}[/{style}] ", end="", markup=True)
     err.print(text, markup=False, soft_wrap=True)
+
+
+def _plugins(modules: list[str] | None) -> None:
+    """Import ``--plugin`` modules (and entry points) before any scenario is read."""
+    from sim.extensions import PluginError, add_plugins, load_plugins
+
+    try:
+        add_plugins(modules) if modules else load_plugins()
+    except PluginError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+def _table(table: Table) -> None:
+    """Print a table at most TABLE_WIDTH columns wide; rich wraps the cells to fit."""
+    console.print(table, width=min(console.width, TABLE_WIDTH))
+
+
+def _run_path(run_dir: Path) -> Path:
+    """A run folder argument, with ``latest`` resolved."""
+    from sim.experiment.catalog import resolve_run
+    from sim.experiment.runfolder import RunFolderError
+
+    try:
+        return resolve_run(run_dir)
+    except RunFolderError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(int(exc.exit_code)) from None
+
+
+def _warn_incomplete(run_dir: Path) -> None:
+    from sim.results import incomplete_warning
+
+    text = incomplete_warning(run_dir)
+    if text:
+        err.print(f"[yellow]warning[/yellow] {text}", markup=True, highlight=False)
 
 
 def _load(path: Path, variant: str | None, overrides: list[str] | None) -> LoadedScenario:
@@ -99,11 +156,16 @@ def _root(
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario files.", show_default=False)],
     overrides: SetOpt = None,
+    plugins: PluginOpt = None,
 ) -> None:
     """Check scenario files and every variant they declare; report all problems at once.
 
-    Exit codes: 0 ok, 65 invalid scenario, 66 missing input file.
+    Exit codes: 0 ok, 2 usage (a plugin that cannot be imported), 65 invalid scenario,
+    66 missing input file.
     """
+    from sim.extensions import WORKLOAD_STREAMS
+
+    _plugins(plugins)
     worst = ExitCode.OK
     for path in scenarios:
         try:
@@ -128,6 +190,9 @@ def validate(
                     f"({sum(x.count for x in s.sites)} sites), {len(s.labs)} labs, "
                     f"{len(names)} variants"
                 )
+                share = s.policies.max_workload_share
+                for ref in s.workload_streams:
+                    console.print(f"  {WORKLOAD_STREAMS[ref.stream].booking(share)}")
         except ScenarioError as exc:
             _report(exc)
             worst = max(worst, exc.exit_code)
@@ -140,10 +205,12 @@ def timeline(
     variant: VariantOpt = None,
     overrides: SetOpt = None,
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV to standard output.")] = False,
+    plugins: PluginOpt = None,
 ) -> None:
     """Show each site's go-live, order/result switch, lab switch, dual window and locks."""
     from sim.schedule.table import timeline_frame
 
+    _plugins(plugins)
     sc = _load(scenario, variant, overrides)
     frame = timeline_frame(sc)
     if csv:
@@ -154,34 +221,51 @@ def timeline(
         ("site", "site"),
         ("count", "n"),
         ("lab", "lab"),
-        ("ehr_go_live", "EHR go-live"),
-        ("ros_switch", "lab ordering"),
-        ("lab_lis_switch", "lab LIS"),
-        ("coexistence_days", "dual days"),
-        ("client_locked", "client locked"),
+        ("ehr_go_live", "EHR\ngo-live"),
+        ("ros_switch", "lab\nordering"),
+        ("lab_lis_switch", "lab\nLIS"),
+        ("coexistence_days", "dual\ndays"),
+        ("client_locked", "client\nlocked"),
         ("events", "events"),
     ]
+    dates = ("EHR\ngo-live", "lab\nordering", "lab\nLIS", "client\nlocked")
     for _, head in shown:
-        table.add_column(head, justify="right" if head in ("n", "dual days") else "left")
+        table.add_column(
+            head,
+            justify="right" if head in ("n", "dual\ndays") else "left",
+            no_wrap=head in dates or head == "lab",
+            overflow="fold",
+        )
     for row in frame.itertuples(index=False):
         values = row._asdict()
         cells = ["" if values[k] is None else str(values[k]) for k, _ in shown]
         if values["coexistence_days"]:
             cells[6] = f"[bold yellow]{cells[6]}[/bold yellow]"
         table.add_row(*cells)
-    console.print(table)
+    _table(table)
     found = integrations(sc)
     if found:
         console.print("[bold]Transition integrations this schedule implies:[/bold]")
         for item in found:
-            console.print(f"  - {item.describe()}")
+            console.print(f"  - {item.describe()}", width=min(console.width, TABLE_WIDTH))
     else:
         console.print("No transition integrations: every lab switches with all its units.")
 
 
 ReplicationsOpt = Annotated[
-    int, typer.Option("--replications", "-n", min=1, help="Replications per variant.")
+    int,
+    typer.Option(
+        "--replications",
+        "-n",
+        min=1,
+        help="Replications per variant (one gives no confidence interval: use 8 or more to "
+        "compare variants).",
+    ),
 ]
+ONE_REPLICATION = (
+    "one replication per variant: no confidence intervals, so the variants cannot be told "
+    "apart; use -n 8 or more to compare them"
+)
 SeedOpt = Annotated[
     int | None,
     typer.Option(min=0, max=2**63 - 1, help="Root seed (default: fresh entropy, printed)."),
@@ -235,9 +319,13 @@ def _errors() -> Iterator[None]:
     """Map the package's errors to their message and documented exit code."""
     from sim.experiment.errors import ExperimentError
     from sim.experiment.runfolder import RunFolderError
+    from sim.extensions import PluginError
 
     try:
         yield
+    except PluginError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
     except ScenarioError as exc:
         _report(exc)
         raise typer.Exit(int(exc.exit_code)) from None
@@ -293,18 +381,24 @@ def _progress_bar(quiet: bool):
     )
 
 
-def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool) -> None:
-    """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks."""
+def _execute(
+    folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool, fresh: bool = False
+) -> None:
+    """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks.
+    The seed is printed here, once the run has started (``fresh``: drawn from entropy)."""
     from sim.experiment.runs import Interrupted, execute, executor_for, keep_freed_memory
 
     todo = len(plan.blocks()) - len(folder.done_blocks())
     workers = min(workers or os.cpu_count() or 1, max(todo, 1))
+    repeat = f" (fresh entropy; pass --seed {plan.root_seed} to repeat)" if fresh else ""
     err.print(
         f"{folder.path.name}: {len(plan.variants)} variant(s) x {plan.replications} "
-        f"replication(s), seed {plan.root_seed}, {todo} block(s) on {workers} {executor.value} "
-        "worker(s)",
+        f"replication(s), root seed {plan.root_seed}{repeat}, {todo} block(s) on {workers} "
+        f"{executor.value} worker(s)",
         markup=False,
     )
+    if plan.replications == 1:
+        err.print(f"[yellow]warning[/yellow] {ONE_REPLICATION}", markup=True)
     bar = _progress_bar(quiet)
     task = bar.add_task("run", total=len(plan.blocks())) if bar else None
 
@@ -329,27 +423,41 @@ def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: 
 
 
 def _summary(folder) -> None:
-    """KPI means (with 95% CI half-widths when there are several replications) per variant."""
+    """KPI means (with 95% CI half-widths when there are several replications) per variant,
+    variants by their labels (with a legend when some are shortened)."""
     from sim.compare import number, t_interval
+    from sim.labels import legend, needs_legend, run_labels
     from sim.results import frame
 
     kpis = frame(folder.path, "kpis")
     variants = folder.manifest["variants"]
+    labels = run_labels(folder.manifest)
     n = folder.manifest["replications"]
     title = f"{folder.manifest['title']} (seed {folder.manifest['root_seed']}, {n} replication"
     table = Table(title=title + ("s, mean ± 95% CI)" if n > 1 else ")"))
-    table.add_column("KPI")
-    table.add_column("unit")
+    table.add_column("KPI (unit)", min_width=22, overflow="fold")
     for v in variants:
-        table.add_column(v, justify="right")
+        table.add_column(labels[v], justify="right", overflow="fold")
     for name, kpi in KPIS.items():
         cells = []
         for v in variants:
             e = t_interval(kpis.loc[kpis["variant"] == v, name].to_numpy())
             half = "" if e.n < 2 else f" ± {number((e.high - e.low) / 2)}"
             cells.append(f"{number(e.mean)}{half}")
-        table.add_row(name, kpi.unit, *cells)
-    console.print(table)
+        table.add_row(f"{kpi.display_name()} ({kpi.unit})", *cells)
+    _table(table)
+    if needs_legend(folder.manifest):
+        _legend_table(legend(folder.manifest))
+
+
+def _legend_table(rows: list[tuple[str, str, str]]) -> None:
+    table = Table(title="Variants", title_justify="left")
+    table.add_column("label", no_wrap=True)
+    table.add_column("variant", overflow="fold")
+    table.add_column("sets", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    _table(table)
 
 
 @app.command()
@@ -383,17 +491,20 @@ def run(
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
     ] = None,
     report: ReportOpt = False,
+    plugins: PluginOpt = None,
 ) -> None:
     """Run replications of one or more variants and write them to a new run folder.
 
-    Every variant runs the same replications with common random numbers. The last line
-    printed is the run folder; compare its variants with `cutover compare RUN`.
+    Every variant runs the same replications with common random numbers; the variant `base`
+    is the scenario as written. The last line printed is the run folder; compare its
+    variants with `cutover compare RUN`.
     """
     from sim.experiment.runs import Plan, Variant, reopen_run, start_run
 
+    _plugins(plugins)
     with _errors():
         if resume is not None:
-            folder, plan, scenarios = reopen_run(resume, scenario)
+            folder, plan, scenarios = reopen_run(_run_path(resume), scenario)
         else:
             if scenario is None:
                 err.print("error: give a SCENARIO file (or --resume RUN)", markup=False)
@@ -401,7 +512,8 @@ def run(
             names = _split(variants)
             plan = Plan(
                 str(scenario),
-                tuple(Variant(n, n) for n in names) or (Variant("base"),),
+                tuple(Variant(n, None if n == BASE_VARIANT else n) for n in names)
+                or (Variant(BASE_VARIANT),),
                 replications,
                 _seed(seed),
                 tuple(overrides or ()),
@@ -415,7 +527,8 @@ def run(
         for sc in list(scenarios.values())[:1]:
             for w in sc.warnings:
                 _print_diagnostic(w)
-        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
+        fresh = resume is None and seed is None
+        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet, fresh)
         _summary(folder)
         if report:
             _write_report(folder.path)
@@ -431,13 +544,11 @@ def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
 
 
 def _seed(seed: int | None) -> int:
+    """The seed given, or a fresh one (printed by :func:`_execute` once the run starts, so
+    that a usage error does not print a seed for a run that never happened)."""
     from sim.experiment.runs import fresh_seed
 
-    if seed is not None:
-        return seed
-    seed = fresh_seed()
-    err.print(f"root seed {seed} (fresh entropy; pass --seed {seed} to repeat)", markup=False)
-    return seed
+    return fresh_seed() if seed is None else seed
 
 
 @app.command()
@@ -464,13 +575,16 @@ def sweep(
     quiet: QuietOpt = False,
     no_twin: NoTwinOpt = False,
     report: ReportOpt = False,
+    plugins: PluginOpt = None,
 ) -> None:
     """Run a grid of variants (staffing, dates, window lengths) as one experiment.
 
+    Charts and tables name the variants by short labels, with a legend of the full names.
     The last line printed is the run folder.
     """
     from sim.experiment.runs import Plan, start_run
 
+    _plugins(plugins)
     with _errors():
         found = _grid_variants(grid) if grid else _declared_sweep(scenario)
         plan = Plan(
@@ -479,7 +593,7 @@ def sweep(
         )  # fmt: skip
         _check_out(out)
         folder, scenarios = start_run(plan, out, sys.argv)
-        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet)
+        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet, seed is None)
         _summary(folder)
         if report:
             _write_report(folder.path)
@@ -518,19 +632,31 @@ def _declared_sweep(scenario: Path):
     return tuple(Variant(n, n) for n in names)
 
 
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Variant to compare against (default: base if the run has it, else the first)."
+    ),
+]
+
+
 @app.command()
 def compare(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
-    baseline: Annotated[
-        str | None, typer.Option(help="Variant to compare against (default: the first).")
-    ] = None,
+    run_dir: RunArg,
+    baseline: BaselineOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Per KPI: each variant's mean and threshold risk, and paired differences, with 95% CIs."""
+    """Per KPI: each variant's mean and threshold risk, and paired differences, with 95% CIs.
+
+    A run that is not complete is compared on the blocks it has, with a warning.
+    """
     from sim.compare import compare_run
 
+    run_dir = _run_path(run_dir)
     with _errors():
         result = compare_run(run_dir, baseline)
+    if result.warning:
+        _warn_incomplete(run_dir)
     if as_json:
         print(json.dumps(_no_nan(result.to_json()), indent=2, allow_nan=False))
         return
@@ -557,54 +683,115 @@ def _print_comparison(result) -> None:
     def pct(e) -> str:
         return f"{e.mean:.0%} [{e.low:.0%}, {e.high:.0%}]"
 
+    labels = result.labels
+    base = labels.get(result.baseline, result.baseline)
     table = Table(
-        title=f"{result.run}: {result.replications} replications, baseline {result.baseline} "
-        "(mean [95% CI])",
+        title=f"{result.run}: {result.replications} replications, baseline {base} (mean [95% CI])",
         title_justify="left",
     )
     twin = any(v.excess is not None for k in result.kpis for v in k.variants)
-    heads = ["KPI", "variant", "mean"]
+    heads = ["KPI (threshold)", "variant", "mean"]
     heads += ["excess vs no cutover", "P(excess > threshold)"] if twin else ["P(> threshold)"]
-    heads.append(f"paired diff vs {result.baseline}")
+    heads.append(f"paired diff vs {base}")
     for head in heads:
-        table.add_column(head, justify="left" if head in ("KPI", "variant") else "right")
+        left = head.startswith(("KPI", "variant"))
+        table.add_column(head, justify="left" if left else "right", overflow="fold")
     for k in result.kpis:
         diffs = {d.variant: d for d in k.differences}
         for i, v in enumerate(k.variants):
             d = diffs.get(v.variant)
             excess = [ci(v.excess) if v.excess is not None else "n/a"] if twin else []
+            name = f"{KPIS[k.kpi].display_name()} ({k.unit}; > {k.threshold:,.0f})"
             table.add_row(
-                f"{k.kpi} (> {k.threshold:,.0f})" if i == 0 else "",
-                v.variant,
+                name if i == 0 else "",
+                labels.get(v.variant, v.variant),
                 ci(v.estimate),
                 *excess,
                 pct(v.p_exceed),
                 ci(d.paired) if d else "baseline",
                 end_section=i == len(k.variants) - 1,
             )
-    console.print(table)
+    _table(table)
+    if any(label != name for name, label in labels.items()):
+        _legend_table([(labels[n], n, "") for n in labels])
     for k in result.kpis:
         if k.sentence:
-            console.print(k.sentence, soft_wrap=True)
+            console.print(k.sentence, width=min(console.width, TABLE_WIDTH))
     for k in result.kpis:
         if k.warning:
             err.print(f"warning: {k.warning}", markup=False)
 
 
 @app.command(name="report")
-def report_command(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
-    baseline: Annotated[
-        str | None, typer.Option(help="Variant to compare against (default: the first).")
-    ] = None,
-) -> None:
+def report_command(run_dir: RunArg, baseline: BaselineOpt = None) -> None:
     """Write report.html (one self-contained file) and chart PNGs into a run folder.
 
-    The last line printed is the report's path.
+    A run that is not complete is reported on the blocks it has, with a warning here and in
+    the report's header. The last line printed is the report's path.
     """
+    run_dir = _run_path(run_dir)
     with _errors():
+        _warn_incomplete(run_dir)
         path = _write_report(run_dir, baseline)
     console.print(str(path))
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@app.command()
+def export(
+    run_dir: RunArg,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv (a folder of files) or xlsx.")
+    ] = ExportFormat.xlsx,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write (default: RUN/export/ or RUN/<run>.xlsx)."),
+    ] = None,
+    baseline: BaselineOpt = None,
+) -> None:
+    """Export KPIs per replication, their summary, the comparison and site-weeks.
+
+    xlsx: one workbook, a sheet per table; csv: a folder with one file per table. The last
+    line printed is what was written.
+    """
+    from sim.export import export_run
+
+    run_dir = _run_path(run_dir)
+    with _errors():
+        _warn_incomplete(run_dir)
+        path = export_run(run_dir, fmt.value, out, baseline)
+    console.print(str(path))
+
+
+@app.command()
+def runs(
+    root: Annotated[Path, typer.Option(help="Folder that holds the run folders.")] = Path(
+        "results"
+    ),
+) -> None:
+    """List the run folders under results/ (oldest first): scenario, variants, n, status."""
+    from sim.experiment.catalog import list_runs
+    from sim.labels import variant_labels
+
+    found = list_runs(root)
+    if not found:
+        err.print(f"no run folders under {root}/", markup=False)
+        return
+    table = Table(title=f"Runs in {root}/ (the last is `latest`)", title_justify="left")
+    for head in ("run", "scenario", "variants", "n", "status", "created (UTC)"):
+        table.add_column(
+            head, overflow="fold", no_wrap=head == "run", justify="right" if head == "n" else "left"
+        )
+    for r in found:
+        labels = ", ".join(variant_labels(r.variants).values())
+        status = r.status if r.status == "complete" else f"{r.status} {r.blocks_done}/{r.blocks}"
+        created = r.created[:16].replace("T", " ")
+        table.add_row(r.path.name, r.scenario, labels, str(r.replications), status, created)
+    _table(table)
 
 
 @app.command()

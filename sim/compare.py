@@ -11,7 +11,7 @@ Wilson score interval, which stays inside [0, 1] and is honest at 0 or 1 out of 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,9 @@ from scipy import stats
 
 from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder
+from sim.labels import run_labels
 from sim.metrics.kpis import KPIS, thresholds
-from sim.results import frame, manifest
+from sim.results import frame, incomplete_warning, manifest
 
 KEY_KPIS = ("late_abnormal", "orphans", "extra_staff_hours")
 LEVEL = 0.95
@@ -69,6 +70,8 @@ class Comparison:
     baseline: str
     replications: int
     kpis: list[KpiComparison]
+    labels: dict[str, str] = field(default_factory=dict)  # variant -> display label
+    warning: str | None = None  # set when the run is not complete (see incomplete_warning)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -118,10 +121,13 @@ def compare_frame(
     baseline: str,
     variants: list[str],
     limits: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> list[KpiComparison]:
     """Compare every variant with ``baseline`` on every KPI of a replication-KPI table;
-    ``limits``: the thresholds (default: those of :data:`sim.kpis.KPIS`)."""
+    ``limits``: the thresholds (default: those of :data:`sim.kpis.KPIS`); ``labels``: the
+    variants' display labels for the sentences (default: their names)."""
     limits = limits or thresholds()
+    labels = labels or {}
     if baseline not in variants:
         raise ExperimentError(
             f"baseline {baseline!r} is not a variant of this run (it has: {', '.join(variants)})"
@@ -155,7 +161,7 @@ def compare_frame(
             )
         sentence = None
         if name in KEY_KPIS and diffs:
-            sentence = " ".join(describe(name, baseline, d) for d in diffs)
+            sentence = " ".join(describe(name, baseline, d, labels) for d in diffs)
             if has_excess:
                 sentence = " ".join([excess_sentence(name, per_variant, baseline, diffs), sentence])
         applies = "excess" if has_excess else "total"
@@ -209,13 +215,16 @@ def excess_sentence(
     return text
 
 
-def describe(kpi: str, baseline: str, d: Difference) -> str:
-    """One plain sentence about a paired difference, for a reader who never saw the model."""
+def describe(kpi: str, baseline: str, d: Difference, labels: dict[str, str] | None = None) -> str:
+    """One plain sentence about a paired difference, for a reader who never saw the model;
+    variants are named by their ``labels`` when given."""
     k = KPIS[kpi]
     e = d.paired
+    labels = labels or {}
+    variant, baseline = labels.get(d.variant, d.variant), labels.get(baseline, baseline)
     if e.n < 2 or math.isnan(e.low):
         return (
-            f"{d.variant} against {baseline}: {signed(e.mean)} {k.words()} in a single "
+            f"{variant} against {baseline}: {signed(e.mean)} {k.words()} in a single "
             "replication, too few for an interval."
         )
     ci = f"95% CI {signed(e.low)} to {signed(e.high)}, {e.n} paired replications"
@@ -224,11 +233,11 @@ def describe(kpi: str, baseline: str, d: Difference) -> str:
         word = "fewer" if e.mean < 0 else "more"
         verdict = "better" if better else "worse"
         return (
-            f"{d.variant} gives {number(abs(e.mean))} {word} {k.words()} than {baseline} "
+            f"{variant} gives {number(abs(e.mean))} {word} {k.words()} than {baseline} "
             f"per run ({ci}): {verdict}."
         )
     return (
-        f"{d.variant} and {baseline} cannot be told apart on {k.words()}: "
+        f"{variant} and {baseline} cannot be told apart on {k.words()}: "
         f"difference {signed(e.mean)} ({ci})."
     )
 
@@ -249,8 +258,20 @@ def signed(x: float) -> str:
     return ("+" if x > 0 else "−") + text
 
 
+BASE = "base"  # the variant that runs the scenario as written (what a plain ``run`` writes)
+
+
+def default_baseline(variants: list[str]) -> str:
+    """The baseline when none is asked for, the same for ``compare``, ``report`` and charts:
+    the variant named ``base`` if the run has one, otherwise the first variant."""
+    if BASE in variants:
+        return BASE
+    return variants[0] if variants else ""
+
+
 def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
-    """Compare the variants of a run folder with ``baseline`` (default: its first variant).
+    """Compare the variants of a run folder with ``baseline`` (default:
+    :func:`default_baseline`).
 
     Every file of the folder is checked against its recorded hash first (``report`` comes
     through here too), so a folder changed by hand is refused, not half-believed."""
@@ -259,7 +280,10 @@ def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
     variants = list(info.get("variants", []))
     kpis = frame(run_dir, "kpis")
     present = [v for v in variants if (kpis["variant"] == v).any()]  # never the twin
-    baseline = baseline or (present[0] if present else "")
+    baseline = baseline or default_baseline(present)
     reps = int(kpis["replication"].nunique()) if len(kpis) else 0
     limits = info.get("kpi_thresholds", {}).get(baseline) or thresholds()
-    return Comparison(info["run"], baseline, reps, compare_frame(kpis, baseline, present, limits))
+    labels = run_labels(info)
+    rows = compare_frame(kpis, baseline, present, limits, labels)
+    warning = incomplete_warning(run_dir)
+    return Comparison(info["run"], baseline, reps, rows, labels, warning)

@@ -20,16 +20,19 @@ listing the registered names.
 * **Site kinds** registered here can be used by ``sites[].kind`` without being written in the
   scenario's ``site_kinds:``.
 
-Registration is per process: an executor's worker processes import the module that registers
-(``sim.ext.*`` for the shipped examples), so register from an importable module when running
-experiments on several processes; :data:`PLUGIN_MODULES` lists modules that are imported
-before a scenario is loaded.
+Registration is per process, so plugins live in importable modules, imported before a
+scenario is loaded (:func:`load_plugins`): the shipped examples (:data:`PLUGIN_MODULES`),
+every module an installed package names under the entry-point group ``cutover.extensions``,
+and the modules given by ``--plugin MODULE`` (kept in ``CUTOVER_PLUGINS`` so that worker
+processes, which start from the environment, import them too).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import importlib.metadata
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +78,15 @@ class LockContext:
 Problems = list[tuple[tuple, str]]  # (path within params, message)
 
 
+BOOKING = (
+    "booked inside each session's share for scheduled work (policies.max_workload_share = "
+    "{share:g}) ahead of migration, validation and relabelling: where that share is full it "
+    "displaces them to later sessions minute for minute (what is still undone at the end "
+    "counts in unfinished_workload_hours) and signing time is unchanged; only what the share "
+    "still had free is added to the time taken from signing"
+)
+
+
 @dataclass(frozen=True)
 class WorkloadStream:
     name: str
@@ -82,6 +94,11 @@ class WorkloadStream:
     minutes: Callable[[Any, WorkloadContext], np.ndarray]  # -> (units, days) minutes
     description: str
     check: Callable[[Any, Any], Problems] | None = None  # (params, Scenario) -> problems
+
+    def booking(self, max_workload_share: float) -> str:
+        """How the stream's minutes meet other work, in words (``cutover validate`` says it
+        for every stream a scenario uses)."""
+        return f"workload stream {self.name!r}: " + BOOKING.format(share=max_workload_share)
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,9 @@ PLUGIN_MODULES: list[str] = [
     "sim.ext.medication_reconciliation",
     "sim.ext.lock_policies",
 ]
+ENTRY_POINT_GROUP = "cutover.extensions"
+PLUGINS_ENV = "CUTOVER_PLUGINS"  # comma-separated modules, as given with --plugin
+_LOADED: set[str] = set()
 
 
 def workload_stream(
@@ -178,10 +198,49 @@ def register_site_kind(name: str, definition: dict[str, Any]) -> None:
     SITE_KINDS[name] = dict(definition)
 
 
+class PluginError(Exception):
+    """A plugin that cannot be imported (exit code 2, usage)."""
+
+    exit_code = 2
+
+
+def add_plugins(modules: Sequence[str]) -> None:
+    """Import ``modules`` now and remember them in ``CUTOVER_PLUGINS`` for worker processes
+    (only once all of them imported, so that a typo does not stay behind)."""
+    load_plugins()
+    for module in modules:
+        _import(module, "--plugin")
+    known = [m for m in os.environ.get(PLUGINS_ENV, "").split(",") if m]
+    os.environ[PLUGINS_ENV] = ",".join(dict.fromkeys([*known, *modules]))
+    _LOADED.update(modules)
+
+
+def _import(module: str, origin: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise PluginError(f"plugin {module!r} ({origin}) cannot be imported: {exc}") from None
+
+
 def load_plugins() -> None:
-    """Import the modules of :data:`PLUGIN_MODULES` (idempotent)."""
+    """Import every plugin once: :data:`PLUGIN_MODULES`, the ``cutover.extensions`` entry
+    points of installed packages, and the modules in ``CUTOVER_PLUGINS`` (``--plugin``)."""
     for module in PLUGIN_MODULES:
         importlib.import_module(module)
+    if ENTRY_POINT_GROUP not in _LOADED:
+        _LOADED.add(ENTRY_POINT_GROUP)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                ep.load()  # importing the module registers its extensions
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {ep.value!r} (entry point {ep.name!r} in group "
+                    f"{ENTRY_POINT_GROUP}) cannot be loaded: {type(exc).__name__}: {exc}"
+                ) from None
+    for module in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
+        if module not in _LOADED:
+            _import(module, f"from --plugin or {PLUGINS_ENV}")
+            _LOADED.add(module)
 
 
 def lock_modes() -> list[str]:

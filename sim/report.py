@@ -13,13 +13,23 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from sim import attribution, charts
-from sim.compare import Comparison, Estimate, compare_run, number, signed, t_interval
+from sim.compare import (
+    Comparison,
+    Estimate,
+    compare_run,
+    default_baseline,
+    number,
+    signed,
+    t_interval,
+)
+from sim.labels import legend, needs_legend, run_labels
 from sim.metrics.kpis import KPIS
 from sim.results import frame
 
@@ -32,12 +42,21 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
 margin:2rem auto;padding:0 1rem;color:#1d2330;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #d0d5de}
 .lead{font-size:1.12rem;background:#f3f6fa;border-left:4px solid #2b6cb0;padding:.8rem 1rem}
-table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}
-th,td{border-bottom:1px solid #e2e6ec;padding:.3rem .6rem;text-align:right;vertical-align:top}
+table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem;max-width:100%}
+th,td{border-bottom:1px solid #e2e6ec;padding:.3rem .6rem;text-align:right;vertical-align:top;
+overflow-wrap:break-word}td a{overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}
 th:first-child,td:first-child,td.text,th.text{text-align:left}
 figure{margin:1.2rem 0}figure svg{max-width:100%;height:auto}
 figcaption{color:#4a5366;font-size:.9rem}.muted{color:#5b6475;font-size:.85rem}
 code{background:#f1f3f6;padding:0 .2rem}
+.warning{background:#fff4e5;border-left:4px solid #c05621;padding:.6rem 1rem}
+ol.ranked li{margin:.3rem 0}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt;color:#000}
+a{color:inherit;text-decoration:none}.lead,.warning{background:none}
+h2{break-after:avoid}figure,tr,.lead,.warning{break-inside:avoid}
+figure svg{max-height:24cm}table{font-size:8.5pt}}
+@page{size:A4;margin:1.5cm}
 """
 
 
@@ -62,15 +81,20 @@ def _paired(kpis: pd.DataFrame, name: str, a: str, b: str) -> Estimate:
     return t_interval((both[a] - both[b]).to_numpy())
 
 
-def _label(variant: str, descriptions: dict[str, str]) -> str:
+def _label(variant: str, descriptions: dict[str, str], labels: dict[str, str]) -> str:
     text = descriptions.get(variant)
-    return f"{variant} ({text})" if text else variant
+    shown = labels.get(variant, variant)
+    return f"{shown} ({text})" if text and shown == variant else shown
 
 
-def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
+def summary_paragraph(kpis: pd.DataFrame, manifest: dict, baseline: str | None = None) -> str:
     """Which variant is safer (fewer late abnormal results, without leaving more results
-    unwatched), by how much with its 95% interval, and what it costs in staff hours."""
+    unwatched), by how much with its 95% interval, and what it costs in staff hours; with
+    three or more variants, every variant against the baseline, ranked (:func:`ranking`)."""
     variants = [v for v in manifest["variants"] if (kpis["variant"] == v).any()]
+    labels = run_labels(manifest)
+    if len(variants) > 2:
+        return ranking(kpis, manifest, baseline or default_baseline(variants))
     n = int(kpis["replication"].nunique())
     means = kpis.groupby("variant")[SAFETY_KPI].mean()
     if len(variants) < 2:
@@ -87,6 +111,8 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
     d = _paired(kpis, SAFETY_KPI, other, safer)  # > 0: safer has fewer late results
     orphans = _paired(kpis, "orphans", safer, other)  # > 0: safer leaves more unwatched
     cost = _paired(kpis, COST_KPIS, safer, other)
+    safer_name, other_name = safer, other
+    safer, other = labels.get(safer, safer), labels.get(other, other)
     reps = f"{n} paired replications"
     late = (
         f"{number(d.mean)} fewer abnormal results are signed late than with {_e(other)} "
@@ -94,16 +120,18 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
     )
     if n < 2 or math.isnan(d.low):
         verdict = (
-            f"In a single replication {_e(_label(safer, desc))} had {number(d.mean)} fewer late "
-            f"abnormal results than {_e(other)}; one replication cannot tell the variants apart."
+            f"In a single replication {_e(_label(safer_name, desc, labels))} had "
+            f"{number(d.mean)} fewer late abnormal results than {_e(other)}; one replication "
+            "cannot tell the variants apart."
         )
     elif d.low > 0 and orphans.low > 0:
         verdict = (
-            f"<b>Neither variant is safer on both counts</b>: with {_e(_label(safer, desc))} "
-            f"{late}, but more results are left unwatched."
+            "<b>Neither variant is safer on both counts</b>: with "
+            f"{_e(_label(safer_name, desc, labels))} {late}, but more results are left "
+            "unwatched."
         )
     elif d.low > 0:
-        verdict = f"<b>{_e(_label(safer, desc))} is the safer choice</b>: {late}."
+        verdict = f"<b>{_e(_label(safer_name, desc, labels))} is the safer choice</b>: {late}."
     else:
         verdict = (
             f"<b>Neither variant is clearly safer</b>: {_e(safer)} has {number(d.mean)} fewer "
@@ -115,8 +143,9 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
         return f"; 95% CI {signed(e.low)} to {signed(e.high)}" if n > 1 else ""
 
     watched = (
-        f" It leaves {number(kpis.loc[kpis.variant == safer, 'orphans'].mean())} results "
-        f"unwatched on average, against {number(kpis.loc[kpis.variant == other, 'orphans'].mean())}"
+        f" It leaves {number(kpis.loc[kpis.variant == safer_name, 'orphans'].mean())} results "
+        "unwatched on average, against "
+        f"{number(kpis.loc[kpis.variant == other_name, 'orphans'].mean())}"
         f" (difference {signed(orphans.mean)}{ci(orphans)})."
     )
     word = "more" if cost.mean >= 0 else "fewer"
@@ -127,41 +156,125 @@ def summary_paragraph(kpis: pd.DataFrame, manifest: dict) -> str:
     return verdict + watched + cost_text
 
 
-def _kpi_table(comparison: Comparison, variants: list[str]) -> str:
-    head = "".join(f"<th>{_e(v)}</th>" for v in variants)
+def summary_text(kpis: pd.DataFrame, manifest: dict, baseline: str | None = None) -> str:
+    """:func:`summary_paragraph` as plain text (for a notebook or a terminal): no tags, no
+    HTML entities, one line per ranked variant."""
+    page = summary_paragraph(kpis, manifest, baseline)
+    page = re.sub(r"<li>", "\n- ", page)
+    return html.unescape(re.sub(r"<[^>]+>", "", page)).strip()
+
+
+def ranking(kpis: pd.DataFrame, manifest: dict, baseline: str) -> str:
+    """Every variant against ``baseline``, one sentence each, safest first: paired
+    difference in late abnormal results with its 95% interval, then unwatched results and
+    staff hours, and a verdict the interval supports."""
+    variants = [v for v in manifest["variants"] if (kpis["variant"] == v).any()]
+    labels = run_labels(manifest)
+    n = int(kpis["replication"].nunique())
+    base = labels.get(baseline, baseline)
     rows = []
-    for k in comparison.kpis:
-        cells = "".join(f"<td>{_ci(x.estimate)}</td>" for x in k.variants)
-        risk = "".join(f"<td>{_ci(x.p_exceed, pct=True)}</td>" for x in k.variants)
-        rows.append(
-            f"<tr><td class=text><b>{_e(k.kpi)}</b><br><span class=muted>{_e(k.unit)}; "
-            f"{_e(KPIS[k.kpi].definition)}</span></td>{cells}"
-            f"<td class=text>&gt; {number(k.threshold)}</td>{risk}</tr>"
+    for v in variants:
+        if v == baseline:
+            continue
+        late = _paired(kpis, SAFETY_KPI, v, baseline)  # < 0: v has fewer late results
+        unwatched = _paired(kpis, "orphans", v, baseline)
+        hours = _paired(kpis, COST_KPIS, v, baseline)
+        rows.append((late.mean, v, late, unwatched, hours))
+    rows.sort(key=lambda r: (r[0], variants.index(r[1])))
+    items = []
+    for _, v, late, unwatched, hours in rows:
+        one = n < 2 or math.isnan(late.low)
+        if one:
+            verdict = "one replication cannot tell them apart"
+        elif late.high < 0 and unwatched.low > 0:
+            verdict = "fewer late but more unwatched results: a trade-off"
+        elif late.high < 0:
+            verdict = "<b>safer</b>"
+        elif late.low > 0:
+            verdict = "<b>less safe</b>"
+        else:
+            verdict = "cannot be told apart on late abnormal results"
+        ci = "" if one else f" (95% CI {signed(late.low)} to {signed(late.high)})"
+        word = "fewer" if late.mean < 0 else "more"
+        items.append(
+            f"<li><b>{_e(labels.get(v, v))}</b>: {number(abs(late.mean))} {word} late abnormal "
+            f"results than {_e(base)}{ci}, {signed(unwatched.mean)} unwatched results and "
+            f"{signed(hours.mean)} staff hours; {verdict}.</li>"
         )
-    risk_head = "".join(f"<th>P(&gt;) {_e(v)}</th>" for v in variants)
+    safest = labels.get(rows[0][1], rows[0][1]) if rows and rows[0][0] < 0 else base
     return (
-        f"<table><tr><th>KPI</th>{head}<th class=text>threshold</th>{risk_head}</tr>"
-        + "".join(rows)
-        + "</table>"
+        f"{len(variants)} variants, each against the baseline <b>{_e(base)}</b> over {n} "
+        f"paired replication(s), fewest late abnormal results first; {_e(safest)} has the "
+        f"fewest on average.<ol class=ranked>{''.join(items)}</ol>"
+    )
+
+
+def _ci_lines(e: Estimate, pct: bool = False) -> str:
+    """Mean over its interval on a second line (keeps wide tables narrow)."""
+    return _ci(e, pct).replace(" <span class=muted>", "<br><span class=muted>")
+
+
+def _table(head: str, rows: list[str]) -> str:
+    """A table in a box that scrolls sideways if it must, so the page itself never does."""
+    return f"<div class=scroll><table>{head}{''.join(rows)}</table></div>"
+
+
+def _kpi_table(comparison: Comparison, variants: list[str]) -> str:
+    """Two tables, KPI means and the risk of exceeding each threshold, with a column per
+    variant named by its label and a row per KPI named by its display name and unit."""
+    labels = comparison.labels
+    head = "".join(f"<th>{_e(labels.get(v, v))}</th>" for v in variants)
+    means, risks = [], []
+    for k in comparison.kpis:
+        kpi = KPIS[k.kpi]
+        name = (
+            f"<td class=text><b>{_e(kpi.display_name())}</b> <span class=muted>({_e(k.unit)})"
+            f"<br>{_e(kpi.definition)}</span></td>"
+        )
+        cells = "".join(f"<td>{_ci_lines(x.estimate)}</td>" for x in k.variants)
+        risk = "".join(f"<td>{_ci_lines(x.p_exceed, pct=True)}</td>" for x in k.variants)
+        means.append(f"<tr>{name}{cells}</tr>")
+        short = f"<td class=text>{_e(kpi.display_name())}</td>"
+        risks.append(f"<tr>{short}<td class=text>&gt; {number(k.threshold)}</td>{risk}</tr>")
+    return _table(f"<tr><th>KPI</th>{head}</tr>", means) + (
+        "<p>P(&gt; threshold): the share of replications above the threshold.</p>"
+        + _table(f"<tr><th>KPI</th><th class=text>threshold</th>{head}</tr>", risks)
     )
 
 
 def _difference_table(comparison: Comparison) -> str:
+    labels = comparison.labels
     rows = []
     for k in comparison.kpis:
         for d in k.differences:
             rows.append(
-                f"<tr><td class=text>{_e(k.kpi)}</td><td class=text>{_e(d.variant)}</td>"
+                f"<tr><td class=text>{_e(KPIS[k.kpi].display_name())}</td>"
+                f"<td class=text>{_e(labels.get(d.variant, d.variant))}</td>"
                 f"<td>{_ci(d.paired)}</td><td>{_ci(d.unpaired)}</td></tr>"
             )
     if not rows:
         return "<p>Only one variant: nothing to compare.</p>"
     sentences = "".join(f"<li>{_e(k.sentence)}</li>" for k in comparison.kpis if k.sentence)
-    return (
-        f"<table><tr><th>KPI</th><th class=text>variant</th>"
-        f"<th>paired difference vs {_e(comparison.baseline)}</th>"
-        f"<th>unpaired (Welch), for reference</th></tr>{''.join(rows)}</table>"
-        f"<ul>{sentences}</ul>"
+    base = labels.get(comparison.baseline, comparison.baseline)
+    head = (
+        "<tr><th>KPI</th><th class=text>variant</th>"
+        f"<th>paired difference vs {_e(base)}</th><th>unpaired (Welch), for reference</th></tr>"
+    )
+    return _table(head, rows) + f"<ul>{sentences}</ul>"
+
+
+def _legend(manifest: dict) -> str:
+    """Label -> full variant name and the fields it sets, when some label is shortened."""
+    if not needs_legend(manifest):
+        return ""
+    rows = [
+        f"<tr><td class=text><b>{_e(label)}</b></td><td class=text><code>{_e(name)}</code></td>"
+        f"<td class=text>{_e(sets)}</td></tr>"
+        for label, name, sets in legend(manifest)
+    ]
+    head = "<tr><th>label</th><th class=text>variant</th><th class=text>sets</th></tr>"
+    return "<h2>Variants</h2><p>Charts and tables name each variant by its label.</p>" + _table(
+        head, rows
     )
 
 
@@ -181,10 +294,11 @@ def _assumptions(scenario) -> str:
             f"({_e(params)})</td><td class=text>{_e(spec.unit)}</td>"
             f"<td class=text>{source}</td></tr>"
         )
-    return (
-        "<table><tr><th>input</th><th class=text>distribution</th><th class=text>unit</th>"
-        f"<th class=text>source</th></tr>{''.join(rows)}</table>"
+    head = (
+        "<tr><th>input</th><th class=text>distribution</th><th class=text>unit</th>"
+        "<th class=text>source</th></tr>"
     )
+    return _table(head, rows)
 
 
 def _stress(manifest: dict, scenario) -> str:
@@ -208,7 +322,8 @@ def _stress(manifest: dict, scenario) -> str:
          f"<code>{_e(manifest.get('scenario_file'))}</code>, hash(es) "
          + ", ".join(f"{_e(k)} {_e(v[:12])}" for k, v in manifest["scenario_hash"].items())),
         ("4 Experimentation", f"{manifest['replications']} replications per variant "
-         f"({', '.join(map(_e, manifest['variants']))}), horizon {s.horizon.start} to "
+         f"({', '.join(map(_e, manifest['variants']))}; baseline rule: the variant named "
+         "<code>base</code> if any, else the first), horizon {s.horizon.start} to "
          f"{s.horizon.end}, no warm-up (the model starts empty before the first go-live and "
          f"the first months are single-system weeks), root seed {manifest['root_seed']}. "
          "Common random numbers: one PCG64 stream per activity and unit, keyed by "
@@ -223,8 +338,7 @@ def _stress(manifest: dict, scenario) -> str:
          f"<code>{_e(' '.join(manifest.get('argv', [])))}</code>; run {_e(manifest['run'])}."),
     ]  # fmt: skip
     cell = "<tr><td class=text><b>{}</b></td><td class=text>{}</td></tr>"
-    body = "".join(cell.format(a, b) for a, b in rows)
-    return f"<table>{body}</table>"
+    return _table("", [cell.format(a, b) for a, b in rows])
 
 
 def _figure(fig, caption: str) -> str:
@@ -261,22 +375,34 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
         figures_rest = figures
     pngs = charts.save_all(run, run_dir / "charts", figures)
     chart_html = "".join(_figure(fig, caption) for fig, caption in figures_rest.values())
-    title = f"{manifest.get('title') or manifest['scenario']}: {', '.join(variants)}"
+    labels = comparison.labels
+    title = manifest.get("title") or manifest["scenario"]
+    shown = ", ".join(labels.get(v, v) for v in variants)
     created = manifest.get("finished_utc") or manifest.get("created_utc")
+    warning = (
+        f"<p class=warning id=incomplete><b>Incomplete run.</b> {_e(comparison.warning)}</p>"
+        if comparison.warning
+        else ""
+    )
+    summary = summary_paragraph(kpis, manifest, comparison.baseline)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
-<p class=muted>Run {_e(manifest["run"])}, {manifest["replications"]} replications per variant,
+<p class=muted>Variants {_e(shown)}; baseline {_e(labels.get(comparison.baseline, ""))}.
+Run {_e(manifest["run"])}, {manifest["replications"]} replications per variant,
 written {_e(created)}; status {_e(manifest.get("status"))}.</p>
+{warning}
 {lead}{first_chart}{excess_html}
-<p class=lead id=summary>{summary_paragraph(kpis, manifest)}</p>
+<div class=lead id=summary>{summary}</div>
+{_legend(manifest)}
 <h2>Where and when risk piles up</h2>{chart_html}
 <h2>Key indicators</h2>
-<p>Mean over replications with its 95% confidence interval in brackets; P(&gt;) is the share of
-replications in which the indicator exceeded its threshold (Wilson 95% interval).</p>
+<p>Mean over replications with its 95% confidence interval in brackets; P(&gt; threshold) is
+the share of replications in which the indicator exceeded its threshold (Wilson 95%
+interval).</p>
 {_kpi_table(comparison, variants)}
 <h2>Comparison</h2>
 <p>Every variant ran the same replications with common random numbers, so differences are

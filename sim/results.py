@@ -59,6 +59,22 @@ def manifest(run_dir: str | Path) -> dict[str, Any]:
     return RunFolder.open(Path(run_dir)).manifest
 
 
+def incomplete_warning(run_dir: str | Path) -> str | None:
+    """A warning when a run did not finish (interrupted or still running): how many blocks
+    it has and the command that finishes it; None for a complete run."""
+    folder = RunFolder.open(Path(run_dir))
+    m = folder.manifest
+    if m.get("status") == "complete":
+        return None
+    total = m.get("blocks", "?")
+    done = len(folder.done_blocks())
+    return (
+        f"run {m.get('run', folder.path.name)} is {m.get('status', 'incomplete')}: {done} of "
+        f"{total} blocks done, so its results rest on fewer replications than planned; "
+        f"finish it with: cutover run --resume {folder.path}"
+    )
+
+
 def parquet_provenance(path: str | Path) -> dict[str, Any]:
     """The provenance stored in one Parquet file's metadata."""
     meta = pq.read_schema(path).metadata or {}
@@ -66,4 +82,4 @@ def parquet_provenance(path: str | Path) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-__all__ = ["frame", "manifest", "open", "parquet_provenance"]
+__all__ = ["frame", "incomplete_warning", "manifest", "open", "parquet_provenance"]

@@ -120,7 +120,7 @@ def test_compare_prints_intervals_sentences_and_json(tmp_path):
     folder = _folder(result)
     text = _run("compare", folder, "--baseline", "window-2w")
     assert text.exit_code == 0, text.output
-    assert "paired diff vs window-2w" in text.stdout
+    assert "paired diff vs" in text.stdout and "baseline window-2w" in text.stdout
     assert "extra staff hours" in text.stdout and "95% CI" in text.stdout
     data = json.loads(_run("compare", folder, "--json").stdout)
     assert data["baseline"] == "window-2w" and data["replications"] == 3

@@ -23,7 +23,15 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.model",),
     ("sim.metrics",),
     ("sim.experiment",),
-    ("sim.results", "sim.compare", "sim.charts", "sim.attribution", "sim.report"),
+    (
+        "sim.labels",
+        "sim.results",
+        "sim.compare",
+        "sim.charts",
+        "sim.attribution",
+        "sim.report",
+        "sim.export",
+    ),
     ("sim.cli", "sim.api", "sim.__main__", "sim.ext"),
 ]
 

@@ -38,6 +38,7 @@ import pandas as pd
 from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder, RunFolderError, RunFolderWriteError, environment
 from sim.experiment.twin import TWIN, no_cutover
+from sim.extensions import load_plugins
 from sim.metrics.excess import UnitDays, add_excess, breakdown, time_to_sign, unit_days
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
@@ -204,6 +205,7 @@ _MEMORY_KEPT: bool | None = None
 def run_block(block: Block) -> BlockResult:
     """Run the twin (if any) and every variant of the block's replications; return their
     summary tables, each variant's with its excess over the twin of the same replication."""
+    load_plugins()  # a worker started fresh (spawn, Dask) registers the run's extensions too
     start = time.perf_counter()
     parts: dict[str, list[pd.DataFrame]] = {}
     for r in block.replications:
@@ -326,7 +328,7 @@ Progress = Callable[[int, int], None]  # (blocks done, blocks in all)
 
 def start_run(
     plan: Plan,
-    out: Path,
+    out: str | Path,
     argv: Sequence[str] = (),
     now: dt.datetime | None = None,
     scenarios: dict[str, LoadedScenario] | None = None,
@@ -338,6 +340,7 @@ def start_run(
     Returns the folder and the scenarios to run: the variants, then the twin under
     :data:`~sim.experiment.twin.TWIN` if the plan has one.
     """
+    out = Path(out)
     if scenarios is not None and list(scenarios) != [v.name for v in plan.variants]:
         raise ExperimentError("the scenarios given must be the plan's variants, in order")
     in_python = scenarios is not None
@@ -392,7 +395,7 @@ def _combine(hashes: dict[str, str]) -> str:
 
 
 def reopen_run(
-    run_dir: Path,
+    run_dir: str | Path,
     scenario_file: Path | None = None,
     scenarios: dict[str, LoadedScenario] | None = None,
 ) -> tuple[RunFolder, Plan, dict]:
@@ -511,7 +514,7 @@ def _execute_blocks(
 
 def run_experiment(
     plan: Plan,
-    out: Path = Path("results"),
+    out: str | Path = Path("results"),
     executor: Executor | None = None,
     progress: Progress | None = None,
     argv: Sequence[str] = (),

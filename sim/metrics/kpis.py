@@ -48,9 +48,14 @@ class Kpi:
     compute: Callable[[KpiInputs], float]
     label: str = ""  # plain words for sentences, e.g. "late abnormal results"
     higher_is_better: bool = False
+    display: str = ""  # a table row's or chart panel's name (default: the label, capitalised)
 
     def words(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+    def display_name(self) -> str:
+        """The KPI as tables and charts name it: plain words, never the column name."""
+        return self.display or self.words()[:1].upper() + self.words()[1:]
 
 
 def _peak(values: np.ndarray) -> float:
@@ -73,7 +78,7 @@ KPIS: dict[str, Kpi] = {
             "late_abnormal",
             "results",
             "abnormal or critical results signed after the site kind's late threshold, "
-            "or still unsigned past it at the horizon, or orphaned",
+            "or still unsigned past it at the horizon, or unwatched",
             compute=lambda x: float(x.late.sum()),
             threshold=500,
             label="late abnormal results",
@@ -102,6 +107,7 @@ KPIS: dict[str, Kpi] = {
             compute=lambda x: _peak(x.late_unit_weeks),
             threshold=10,
             label="late abnormal results in the worst site-week",
+            display="Worst site-week: late abnormal",
         ),
         Kpi(
             "backlog_peak",

@@ -16,6 +16,8 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -92,6 +94,34 @@ class LoadedScenario:
 # ------------------------------------------------------------------------------ files
 
 
+SCENARIO_PATH_ENV = "CUTOVER_SCENARIO_PATH"  # folders, separated by os.pathsep
+
+
+def bundled_scenarios() -> Path:
+    """The scenarios that come with cutover: ``sim/data/scenarios`` in an installed wheel,
+    the repository's ``scenarios/`` in a source checkout or an editable install."""
+    package = Path(__file__).resolve().parents[1]
+    candidates = (package / "data" / "scenarios", package.parent / "scenarios")
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def scenario_search_path() -> list[Path]:
+    """Where ``extends:`` looks after the extending file's own folder: the folders in
+    ``CUTOVER_SCENARIO_PATH``, then the bundled scenarios (so a copied scenario still finds
+    ``common/vgr.yaml``)."""
+    extra = [Path(p) for p in os.environ.get(SCENARIO_PATH_ENV, "").split(os.pathsep) if p]
+    return [*extra, bundled_scenarios()]
+
+
+def find_base(path: Path, base: str) -> tuple[Path, list[Path]]:
+    """The file an ``extends: base`` in ``path`` names, and the folders searched for it."""
+    folders = [path.parent, *scenario_search_path()]
+    for folder in folders:
+        if (folder / base).is_file():
+            return folder / base, folders
+    return path.parent / base, folders
+
+
 def load_doc(path: Path, _stack: tuple[Path, ...] = (), _read: list[int] | None = None) -> Doc:
     """Read a scenario file and everything it ``extends``, merged (maps merge, lists replace).
 
@@ -123,7 +153,6 @@ def load_doc(path: Path, _stack: tuple[Path, ...] = (), _read: list[int] | None 
         )
     merged: Doc | None = None
     for base in bases:
-        base_path = path.parent / base
         if "\0" in base:  # no file name holds one (and the OS calls would raise)
             raise ScenarioError(
                 [Diagnostic(f"base file not found: {base!r}", doc.mark(("extends",)), "extends")]
@@ -132,14 +161,23 @@ def load_doc(path: Path, _stack: tuple[Path, ...] = (), _read: list[int] | None 
             msg = f"more than {MAX_EXTENDS} files to read: over the limit extends"
             msg += " (see docs/scenarios.md)"
             raise ScenarioError([Diagnostic(msg, doc.mark(("extends",)), "extends")])
+        base_path, searched = find_base(path, base)
         if base_path.resolve() in (*_stack, real):
             chain = " -> ".join(p.name for p in (*_stack, real, base_path.resolve()))
             raise ScenarioError(
                 [Diagnostic(f"extends cycle: {chain}", doc.mark(("extends",)), "extends")]
             )
         if not base_path.is_file():
+            where = ", ".join(str(p) for p in searched)
             raise ScenarioError(
-                [Diagnostic(f"base file not found: {base_path}", doc.mark(("extends",)), "extends")]
+                [
+                    Diagnostic(
+                        f"base file not found: {base!r} (looked in: {where}; add folders to "
+                        f"{SCENARIO_PATH_ENV})",
+                        doc.mark(("extends",)),
+                        "extends",
+                    )
+                ]
             )
         base_doc = load_doc(base_path, (*_stack, real), _read)
         merged = base_doc if merged is None else merge(merged, base_doc)
@@ -223,13 +261,16 @@ def _apply_patch(doc: Doc, patch: dict[str, Any], origin: PathT, errors: list) -
     return doc
 
 
+BASE_VARIANT = "base"  # the scenario as written, runnable beside its declared variants
+
+
 def apply_variant(doc: Doc, variant: str | None) -> Doc:
-    if not variant:
+    if not variant or (variant == BASE_VARIANT and variant not in _declared(doc.data)):
         return doc
     patches = variant_patches(doc.data, doc)
     if variant not in patches:
-        known = ", ".join(patches) or "none declared"
-        hint = _did_you_mean(variant, patches)
+        known = ", ".join([BASE_VARIANT, *patches])
+        hint = _did_you_mean(variant, patches) + _window_hint(variant)
         raise UsageError([Diagnostic(f"unknown variant {variant!r}{hint}; known: {known}")])
     patch = patches[variant]
     if not isinstance(patch, dict):
@@ -266,6 +307,20 @@ def apply_overrides(doc: Doc, overrides: Sequence[str]) -> Doc:
 
 
 # ------------------------------------------------------------------------- validation
+
+
+def _declared(data: dict[str, Any]) -> dict[str, Any]:
+    declared = data.get("variants")
+    return declared if isinstance(declared, dict) else {}
+
+
+def _window_hint(variant: str) -> str:
+    """For a name like ``window-3w`` or ``window-10d``: the ``--set`` that runs that window."""
+    m = re.fullmatch(r"window-(\d+)\s*([wd])", variant.strip().lower())
+    if not m:
+        return ""
+    days = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
+    return f" (or run that window directly: --set policies.coexistence_window_days={days})"
 
 
 def _did_you_mean(word: str, known: Iterable[str]) -> str:
