@@ -407,9 +407,12 @@ def sections_html(run: Run, comparison: Comparison) -> str:
         if table.empty:
             continue
         has_diff = "diff_mean" in table
-        head = f"<th class=text>{_e(by)}</th>" + "".join(f"<th>{_e(v)}</th>" for v in run.variants)
+        label = run.label
+        head = f"<th class=text>{_e(by)}</th>"
+        head += "".join(f"<th>{_e(label(v))}</th>" for v in run.variants)
         if has_diff:
-            head += "".join(f"<th>{_e(v)} − {_e(base)}</th>" for v in run.variants[1:])
+            diffs = (f"<th>{_e(label(v))} − {_e(label(base))}</th>" for v in run.variants[1:])
+            head += "".join(diffs)
         body = []
         for key, group in table.groupby(by, sort=True):
             label = PHASE_WORDS.get(str(key), str(key)) if by == "phase" else key

@@ -182,7 +182,8 @@ def separates_nothing(name: str, threshold: float, per_variant: list[VariantKpi]
         return None
     how = "none" if shares[0] == 0 else "all"
     return (
-        f"the threshold {number(threshold)} on {name} is exceeded in {how} of the replications "
+        f"the threshold {number(threshold)} on {KPIS[name].display_name().lower()} is exceeded "
+        f"in {how} of the replications "
         "of every variant: this threshold does not separate the variants"
     )
 

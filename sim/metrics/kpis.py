@@ -95,7 +95,7 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "orphans_normal",
             "results",
-            "normal results that nobody watches (as orphans, but not a safety signal)",
+            "normal results that nobody watches (not a safety signal)",
             compute=lambda x: float((x.orphan & ~x.abnormal).sum()),
             threshold=100,
             label="unwatched normal results",
