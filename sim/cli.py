@@ -750,6 +750,103 @@ def _print_indices(result) -> None:
     console.print(table)
 
 
+@app.command()
+def optimise(
+    scenario: ScenarioArg,
+    over: Annotated[
+        list[str],
+        typer.Option(
+            help="A decision variable: path=low..high[:step] or path=a,b,c (repeatable: every "
+            "combination is a candidate).",
+            show_default=False,
+        ),
+    ],
+    minimise: Annotated[
+        str,
+        typer.Option(
+            help="KPI to minimise, or one of the --over paths (e.g. the shortest window)."
+        ),
+    ],
+    subject_to: Annotated[
+        str,
+        typer.Option(help='Risk limit "P(KPI > x) <= p", decided with 95% Wilson intervals.'),
+    ],
+    n0: Annotated[int, typer.Option(min=2, help="First-stage replications per candidate.")] = 10,
+    delta: Annotated[int, typer.Option(min=1, help="Replications allocated per round.")] = 10,
+    budget: Annotated[
+        int, typer.Option(min=0, help="Replications over all candidates (0: 30 per candidate).")
+    ] = 0,
+    pcs: Annotated[
+        float, typer.Option(help="Stop when the probability of correct selection reaches this.")
+    ] = 0.95,
+    indifference: Annotated[
+        float, typer.Option(help="Objective differences below this count as equally good.")
+    ] = 0.0,
+    variant: VariantOpt = None,
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = Path("results"),
+    workers: WorkersOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The best candidate under a risk constraint, by ranking and selection (OCBA).
+
+    Every candidate runs the same replications (common random numbers); replications go where
+    they decide the answer. The run folder holds every candidate's KPIs and optimise.json; the
+    last line printed is the folder (with --json, one JSON object instead). When no candidate
+    meets the constraint, the closest ones are shown and "best" is null.
+    """
+    from sim.decide import optimise as opt
+    from sim.experiment.runs import executor_for
+
+    with _errors():
+        sc = _load(scenario, variant, overrides)
+        axes = [opt.parse_over(o) for o in over]
+        constraint = opt.parse_constraint(subject_to)
+        settings = opt.Settings(n0, delta, budget, pcs, indifference)
+        _check_out(out)
+        root = _seed(seed)
+        with executor_for("process", workers) as pool:
+            folder, result = opt.run_optimise(
+                sc, axes, minimise, constraint, settings, root, out, pool, sys.argv
+            )
+    if as_json:
+        print(json.dumps(_no_nan({**result.to_json(), "run": str(folder.path)}), indent=2))
+        return
+    _print_selection(result)
+    console.print(str(folder.path))
+
+
+def _print_selection(result) -> None:
+    from sim.compare import number
+
+    table = Table(
+        title=f"minimise {result.objective} subject to {result.constraint} "
+        f"({result.replications} replications)",
+        title_justify="left",
+    )
+    for head in ("candidate", "n", f"{result.objective} [95% CI]", "P(exceed) [95% CI]", "status"):
+        table.add_column(head, justify="right" if head == "n" else "left")
+    for r in result.candidates:
+        mark = " (best)" if result.best and r.name == result.best.name else ""
+        table.add_row(
+            r.name + mark,
+            str(r.replications),
+            f"{number(r.mean)} [{number(r.low)}, {number(r.high)}]",
+            f"{r.p_exceed:.1%} [{r.p_low:.1%}, {r.p_high:.1%}]",
+            r.status,
+        )
+    console.print(table)
+    if result.best is None:
+        closest = ", ".join(f"{r.name} ({r.p_exceed:.1%})" for r in result.closest)
+        console.print(f"No candidate meets the constraint ({result.reason}); closest: {closest}.")
+    else:
+        console.print(
+            f"Best: {result.best.name}, approximate probability of correct selection "
+            f"{result.pcs:.3f} (indifference zone {result.indifference:g}); {result.reason}."
+        )
+
+
 @app.command(name="report")
 def report_command(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],

@@ -24,9 +24,11 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from sim.decide.target import DecideError
 from sim.experiment.runfolder import RunFolder, environment, slug
 from sim.experiment.runs import Block, BlockResult, InlineExecutor, run_block
-from sim.scenario.loading import LoadedScenario
+from sim.scenario.errors import ScenarioError
+from sim.scenario.loading import LoadedScenario, with_changes
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ def create(
         **environment(),
     }
     return RunFolder.create(Path(out), name, manifest, {"base": base.resolved_data()})
+
+
+def check_field(sc: LoadedScenario, path: str, values: Sequence[Any]) -> None:
+    """A usage error unless the scenario accepts each value at ``path`` (as ``--set`` would)."""
+    for v in values:
+        try:
+            with_changes(sc, {path: v})
+        except ScenarioError as exc:
+            problems = "; ".join(d.message for d in exc.diagnostics)
+            raise DecideError(f"input {path}={v}: {problems}") from None
 
 
 Progress = Callable[[int, int], None]

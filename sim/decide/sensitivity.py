@@ -35,10 +35,9 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim.decide.points import Point, create, run_points
+from sim.decide.points import Point, check_field, create, run_points
 from sim.decide.target import DecideError, check_kpi, default_kpi
 from sim.experiment.runfolder import RunFolder, write_json
-from sim.scenario.errors import ScenarioError
 from sim.scenario.loading import LoadedScenario, with_changes
 from sim.scenario.yamlio import resolve_dotted
 
@@ -122,16 +121,6 @@ def parse_input(sc: LoadedScenario, text: str) -> Input:
     if not lo < hi:
         raise DecideError(f"input {text!r}: empty range [{lo}, {hi}] in distributions/")
     return Input(text, float(lo), float(hi), "distribution")
-
-
-def check_field(sc: LoadedScenario, path: str, values: Sequence[Any]) -> None:
-    """A usage error unless the scenario accepts each value at ``path`` (as ``--set`` would)."""
-    for v in values:
-        try:
-            with_changes(sc, {path: v})
-        except ScenarioError as exc:
-            problems = "; ".join(d.message for d in exc.diagnostics)
-            raise DecideError(f"input {path}={v}: {problems}") from None
 
 
 def inputs_for(sc: LoadedScenario, names: Sequence[str] | None, dummy: bool) -> list[Input]:
