@@ -91,8 +91,10 @@ def deviations(x: Sequence[float], relative: bool) -> np.ndarray:
     if len(x) < 2:
         return out
     k = np.arange(2, len(x) + 1)
-    mean = np.cumsum(x)[1:] / k
-    sd = np.array([np.std(x[:m], ddof=1) for m in k])  # per prefix: exact, and N is small
+    xc = x - x[0]  # centred on the first value, so the running sums keep their precision
+    s1, s2 = np.cumsum(xc)[1:], np.cumsum(xc * xc)[1:]
+    mean = x[0] + s1 / k
+    sd = np.sqrt(np.maximum(s2 - s1 * s1 / k, 0.0) / (k - 1))
     half = stats.t.ppf(0.5 + LEVEL / 2, k - 1) * sd / np.sqrt(k)
     if relative:
         with np.errstate(divide="ignore", invalid="ignore"):
