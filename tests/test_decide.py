@@ -19,7 +19,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 import sim
-from sim import results
+from sim import charts, results
 from sim.cli import app
 from sim.decide import optimise as opt
 from sim.decide import precision as prec
@@ -359,3 +359,56 @@ def test_cli_optimise_json_on_tiny(tmp_path):
     kpis = results.frame(out["run"])
     for name, part in kpis.groupby("variant"):  # common random numbers: replications 0..n-1
         assert sorted(part["replication"]) == list(range(len(part))), name
+
+
+# --------------------------------------------------------------------- charts and reports
+
+
+def test_sweep_chart_and_its_report_section(tmp_path):
+    res = _cli("sweep", TINY, "--grid", "policies.coexistence_window_days=7,21", "-n", "2",
+               "--seed", "1", "-w", "1", "-q", "--out", tmp_path)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    folder = Path(res.stdout.strip().splitlines()[-1])
+    values = charts.swept(folder)
+    assert list(values.columns) == ["policies.coexistence_window_days"]
+    assert sorted(values.iloc[:, 0]) == [7.0, 21.0]
+    fig = charts.sweep_chart(folder)
+    assert [ax.get_title(loc="left") or ax.get_title() for ax in fig.axes] == [
+        "late abnormal results",
+        "orphaned results",
+        "extra staff hours",
+    ]
+    page = Path(sim.write_report(folder)).read_text()
+    assert "Against the swept value" in page and (folder / "charts" / "sweep.png").is_file()
+
+
+def test_sweep_chart_prefers_excess_columns_and_says_when_nothing_is_swept(tmp_path):
+    assert charts._target_kpis(["late_abnormal", "orphans"], ["late_abnormal", "orphans"]) == [
+        "late_abnormal",
+        "orphans",
+    ]
+    cols = ["late_abnormal", "excess_late_abnormal", "orphans"]
+    assert charts._target_kpis(cols, ["late_abnormal", "orphans"]) == [
+        "excess_late_abnormal",
+        "orphans",
+    ]
+    folder = sim.run_experiment(_tiny_plan(), tmp_path)
+    assert charts.swept(folder.path).empty
+    fig = charts.sweep_chart(folder.path)
+    assert "does not vary" in fig.axes[0].texts[0].get_text()
+    assert "Against the swept value" not in Path(sim.write_report(folder.path)).read_text()
+
+
+def test_decision_runs_have_a_chart_and_a_report(tmp_path):
+    sc = sim.load_scenario(TINY)
+    inputs = [sens.parse_input(sc, "result_review_time.p90"),
+              sens.parse_input(sc, "turnaround_routine_chemistry.p90"),
+              sens.Input("dummy", 0, 1, "dummy")]  # fmt: skip
+    folder, result = sens.run_sensitivity(sc, inputs, "sobol", 2, kpi="orphans", out=tmp_path)
+    assert result.kpi == "orphans" and len(result.y) == 2 * (3 + 2)
+    fig = charts.sensitivity_chart(folder.path)
+    assert fig.axes[0].get_xlabel() == "share of the variance of orphans"
+    page = Path(sim.write_report(folder.path)).read_text()
+    assert "<svg" in page and "result_review_time.p90" in page
+    with pytest.raises(ValueError, match="not a optimise run"):
+        charts.optimise_chart(folder.path)
