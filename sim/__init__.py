@@ -54,6 +54,9 @@ _MODULES = {
     "report": "sim.report",
     "compare": "sim.compare",
     "experiment": "sim.experiment.runs",
+    "precision": "sim.decide.precision",
+    "sensitivity": "sim.decide.sensitivity",
+    "optimise": "sim.decide.optimise",
 }
 
 __all__ = [*_API, *_MODULES, "__version__"]
