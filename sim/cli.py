@@ -223,8 +223,8 @@ BlockOpt = Annotated[
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Map the package's errors to their message and documented exit code."""
+    from sim.experiment.errors import ExperimentError
     from sim.experiment.runfolder import RunFolderError
-    from sim.experiment.runs import ExperimentError
 
     try:
         yield
@@ -550,7 +550,8 @@ def _grid_variants(grid: list[str]):
     """``path=a,b`` options as variants named ``field=a,...``, one per combination."""
     import itertools
 
-    from sim.experiment.runs import ExperimentError, Variant
+    from sim.experiment.errors import ExperimentError
+    from sim.experiment.runs import Variant
 
     axes = []
     for item in grid:
@@ -567,7 +568,8 @@ def _grid_variants(grid: list[str]):
 
 
 def _declared_sweep(scenario: Path):
-    from sim.experiment.runs import ExperimentError, Variant
+    from sim.experiment.errors import ExperimentError
+    from sim.experiment.runs import Variant
 
     names = [n for n in variant_patches(load_doc(scenario).data) if n.startswith("sweep:")]
     if not names:

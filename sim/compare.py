@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.experiment.runs import ExperimentError
+from sim.experiment.errors import ExperimentError
 from sim.metrics.kpis import KPIS, thresholds
 from sim.results import frame, manifest
 

@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-OPEN, ORPHAN, REROUTE = 0, 1, 2  # fates of a late legacy result (see sim.model.replication)
-BUILTIN_LOCK_MODES = ("drain", "reroute", "lost")
+OPEN, ORPHAN, REROUTE = 0, 1, 2  # fates of a late legacy result (see sim.model.locks)
 
 
 class Params(BaseModel):
@@ -92,12 +91,34 @@ class LockPolicy:
     fate: Callable[[Any, LockContext], np.ndarray]  # -> int8 OPEN / ORPHAN / REROUTE
     leftovers: Callable[[Any], tuple[float, int]]  # -> (days after the lock, ORPHAN|REROUTE)
     description: str
+    # Built-in policies read their parameters from the fields beside ``mode`` (policies.lock);
+    # registered ones from ``policies.lock.params``.
+    params_from: Callable[[Any], Params] | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.params_from is not None
+
+    def params_of(self, lock: Any) -> Params:
+        """This policy's parameters from a scenario's ``policies.lock``."""
+        return self.params_from(lock) if self.params_from else self.params(**lock.params)
 
 
 WORKLOAD_STREAMS: dict[str, WorkloadStream] = {}
+# Checks of a whole loaded scenario (-> located diagnostics), run by every load after its
+# dates are resolved; layers above the scenario (the schedule, the KPI registry) add theirs.
+SCENARIO_CHECKS: dict[str, Callable[[Any], list]] = {}
 LOCK_POLICIES: dict[str, LockPolicy] = {}
 SITE_KINDS: dict[str, dict[str, Any]] = {}
-PLUGIN_MODULES: list[str] = ["sim.ext.medication_reconciliation", "sim.ext.lock_policies"]
+# Built-ins register like any extension: the lock policies (sim.model.locks) and the
+# scenario checks of the schedule and the KPI registry; then the shipped examples.
+PLUGIN_MODULES: list[str] = [
+    "sim.model.locks",
+    "sim.schedule.checks",
+    "sim.metrics.kpis",
+    "sim.ext.medication_reconciliation",
+    "sim.ext.lock_policies",
+]
 
 
 def workload_stream(
@@ -122,22 +143,31 @@ def lock_policy(
     params: type[Params],
     leftovers: Callable[[Any], tuple[float, int]],
     description: str = "",
+    params_from: Callable[[Any], Params] | None = None,
 ):
     """Decorator: register ``fn(params, ctx) -> fates`` as a lock policy.
 
     ``fn`` decides, per result arriving after the lock, OPEN, ORPHAN or REROUTE;
     ``leftovers(params)`` says when (days after the lock) the results still unsigned in the
-    legacy inbox leave it, and whether they are then ORPHAN or REROUTE.
+    legacy inbox leave it, and whether they are then ORPHAN or REROUTE. ``params_from`` is for
+    the built-in policies only (see :class:`LockPolicy`).
     """
-    if name in BUILTIN_LOCK_MODES:
+    known = LOCK_POLICIES.get(name)
+    if known is not None and known.builtin:
         raise ValueError(f"{name!r} is a built-in lock policy")
 
     def register(fn):
         text = description or (fn.__doc__ or "").strip()
-        LOCK_POLICIES[name] = LockPolicy(name, params, fn, leftovers, text)
+        LOCK_POLICIES[name] = LockPolicy(name, params, fn, leftovers, text, params_from)
         return fn
 
     return register
+
+
+def scenario_check(fn: Callable[[Any], list]) -> Callable[[Any], list]:
+    """Decorator: run ``fn(loaded_scenario) -> [Diagnostic]`` on every scenario loaded."""
+    SCENARIO_CHECKS[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    return fn
 
 
 def register_site_kind(name: str, definition: dict[str, Any]) -> None:
@@ -155,4 +185,11 @@ def load_plugins() -> None:
 
 
 def lock_modes() -> list[str]:
-    return [*BUILTIN_LOCK_MODES, *LOCK_POLICIES]
+    load_plugins()
+    return list(LOCK_POLICIES)
+
+
+def lock_policy_of(lock: Any) -> LockPolicy:
+    """The registered policy a scenario's ``policies.lock`` names (built-in or extension)."""
+    load_plugins()
+    return LOCK_POLICIES[lock.mode]

@@ -92,8 +92,7 @@ def test_all_errors_in_one_pass(tmp_path: Path):
         "name: many\n"
         "sites:\n"
         "  - {id: a, name: A, kind: health_center, area: sout, lab: lob, legacy_record: asynja,\n"
-        "     legacy_client: asynja, go_live: lab_switch, orders_per_day: 25, signers: 2,\n"
-        "     staff: 20}\n",
+        "     legacy_client: asynja, go_live: lab_switch, orders_per_day: 25, signers: 2}\n",
         encoding="utf-8",
     )
     code, output = _validate(target)

@@ -388,3 +388,35 @@ def test_library_entries_parse_and_are_documented() -> None:
         assert s.unit.strip(), where
         assert math.isfinite(s.mean), where
         assert np.all(np.isfinite(s.sample(rng, 1000))), where
+
+
+def _used_names(sc) -> set[str]:
+    s = sc.model
+    names = set(s.inputs.values()) | set(sc.sources.values())
+    names |= {c.turnaround for c in s.test_categories}
+    names |= {site.orders_per_day for site in s.sites if isinstance(site.orders_per_day, str)}
+    for kind in s.site_kinds.values():
+        names |= set(kind.inputs.values())
+    return names
+
+
+def test_every_library_distribution_is_used_by_a_scenario():
+    from sim.scenario.loading import load_scenario
+
+    used: set[str] = set()
+    library: set[str] = set()
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        sc = load_scenario(path)
+        used |= _used_names(sc)
+        library |= set(sc.library)
+    assert sorted(library - used) == [], "use them in a mechanism or move them to reference/"
+
+
+def test_reference_figures_are_valid_specs_and_not_loaded():
+    from sim.scenario.loading import load_scenario
+
+    loaded = set(load_scenario(ROOT / "scenarios/tiny.yaml").library)
+    for path in sorted((ROOT / "distributions/reference").glob("*.yaml")):
+        for name, data in yaml.safe_load(path.read_text()).items():
+            parse_spec(data)
+            assert name not in loaded, name

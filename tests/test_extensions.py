@@ -9,7 +9,7 @@ import pytest
 
 from sim import extensions
 from sim.metrics.tables import tabulate
-from sim.model.inbox import WORKLOAD
+from sim.model.ledger import WORKLOAD
 from sim.model.replication import run_replication
 from sim.scenario.loading import ScenarioError, load_scenario, with_changes
 

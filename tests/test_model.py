@@ -19,7 +19,7 @@ from sim.model.replication import run_replication
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
 from sim.scenario.loading import load_scenario
-from sim.schedule.timeline import build_timeline
+from sim.schedule.schedule import build_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.yaml"
@@ -88,7 +88,9 @@ def test_lock_policies_decide_the_fate_of_late_legacy_results():
 def _orders(variant: str, replication: int):
     sc = load_scenario(TINY, variant)
     cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
-    return generate_orders(sc, cal, build_timeline(sc, cal), Streams(sc.model.seed, replication))
+    return generate_orders(
+        sc, cal, build_schedule(sc).timeline(cal), Streams(sc.model.seed, replication)
+    )
 
 
 def test_variants_share_demand_and_handling_times():
@@ -115,7 +117,9 @@ def test_lookup_times_exist_exactly_where_a_lookup_can_be_needed():
     assert (inputs.lookup[can_need] > 0).all() and (inputs.lookup[~can_need] == 0).all()
     kind = sc.model.sites[0].kind
     cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
-    of_kind = np.array([u.kind == kind for u in build_timeline(sc, cal).units])[orders.unit]
+    of_kind = np.array([u.kind == kind for u in build_schedule(sc).timeline(cal).units])[
+        orders.unit
+    ]
     spec = role_spec(sc, kind, "lookup_time")
     mean, sd = in_minutes(spec, np.array(spec.mean)), in_minutes(spec, np.sqrt(spec.variance))
     times = inputs.lookup[can_need & of_kind].astype(float)
@@ -128,7 +132,7 @@ def test_chase_times_follow_the_input_at_each_orders_own_uniform():
     ``chase_time`` input (mean within 4 standard errors)."""
     sc = load_scenario(TINY)
     orders, inputs = _orders(None, 5)
-    tl = build_timeline(sc, Calendar(sc.model.horizon.start, sc.model.horizon.end))
+    tl = build_schedule(sc).timeline(Calendar(sc.model.horizon.start, sc.model.horizon.end))
     every = chase_minutes(sc, tl, orders, inputs, np.ones(len(orders), bool))
     some = np.zeros(len(orders), bool)
     some[::7] = True
@@ -146,7 +150,7 @@ def test_lab_serves_samples_first_come_first_served(hours):
     day's orders spill into the next (then the labs cannot sort one day at a time)."""
     sc = load_scenario(TINY, overrides=[f"site_kinds.health_centre.order_hours={hours}"])
     cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
-    tl = build_timeline(sc, cal)
+    tl = build_schedule(sc).timeline(cal)
     orders, inputs = generate_orders(sc, cal, tl, Streams(sc.model.seed, 1))
     n_hours = int(np.ceil(cal.horizon_minutes / 60.0)) + 24 * 60
     edges = np.arange(n_hours + 1) * 60.0

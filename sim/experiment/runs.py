@@ -35,21 +35,15 @@ from typing import Any
 
 import pandas as pd
 
+from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder, RunFolderError, environment
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
 from sim.model.replication import run_replication
-from sim.scenario.errors import ExitCode
 from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
 
 MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
-
-
-class ExperimentError(Exception):
-    """A request that cannot be run as asked (exit code 2, usage)."""
-
-    exit_code = ExitCode.USAGE
 
 
 @dataclass(frozen=True)

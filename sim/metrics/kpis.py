@@ -1,12 +1,39 @@
-"""Key performance indicators: each defined once, with its unit, meaning and threshold.
+"""Key performance indicators: each defined once, with its unit, meaning, threshold and formula.
 
 Every table, chart and comparison names KPIs from this registry, and scenarios may only set
-thresholds for names listed here. ``docs/kpis.md`` documents the same list for readers.
+thresholds for names listed here. Each entry carries the function that computes it from one
+replication's :class:`KpiInputs`, so the words and the number cannot drift apart; the KPI
+table of ``docs/kpis.md`` is generated from here (``python -m sim.metrics.kpis``, checked by
+a test).
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import extensions
+from sim.model.ledger import EXTRA
+from sim.scenario.errors import Diagnostic
+from sim.scenario.loading import LoadedScenario, Refs
+
+
+@dataclass(frozen=True)
+class KpiInputs:
+    """What every replication KPI is computed from (assembled by :mod:`sim.metrics.tables`)."""
+
+    site_days: pd.DataFrame  # the unit-day table
+    late: np.ndarray  # per result: a late abnormal result
+    orphan: np.ndarray  # per result: nobody watches it
+    late_unit_weeks: np.ndarray  # late abnormal results per unit and ISO week
+    backlog_days: np.ndarray  # unsigned results over all units at the end of each day
+    reroute_hours: float  # central reroute queue
+    workload_left_hours: float  # scheduled work still undone at the horizon's end
 
 
 @dataclass(frozen=True)
@@ -17,11 +44,20 @@ class Kpi:
     unit: str
     definition: str
     threshold: float
+    compute: Callable[[KpiInputs], float]
     label: str = ""  # plain words for sentences, e.g. "late abnormal results"
     higher_is_better: bool = False
 
     def words(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+
+def _peak(values: np.ndarray) -> float:
+    return float(values.max()) if values.size else 0.0
+
+
+def _hours(*columns: str) -> Callable[[KpiInputs], float]:
+    return lambda x: float(x.site_days[list(columns)].to_numpy().sum())
 
 
 def thresholds(overrides: dict[str, float] | None = None) -> dict[str, float]:
@@ -36,7 +72,8 @@ KPIS: dict[str, Kpi] = {
             "late_abnormal",
             "results",
             "abnormal or critical results signed after the site kind's late threshold, "
-            "or still unsigned past it at the horizon",
+            "or still unsigned past it at the horizon, or orphaned",
+            compute=lambda x: float(x.late.sum()),
             threshold=500,
             label="late abnormal results",
         ),
@@ -45,43 +82,91 @@ KPIS: dict[str, Kpi] = {
             "results",
             "results that arrived where nobody watches them (locked legacy inbox, lost "
             "reroute) and so were never signed",
+            compute=lambda x: float(x.orphan.sum()),
             threshold=1,
             label="orphaned results",
         ),
         Kpi(
             "late_abnormal_peak_site_week",
             "results",
-            "largest number of late abnormal results at one site in one ISO week",
+            "largest number of late abnormal results at one unit in one ISO week",
+            compute=lambda x: _peak(x.late_unit_weeks),
             threshold=10,
             label="late abnormal results in the worst site-week",
         ),
         Kpi(
             "backlog_peak",
             "results",
-            "largest end-of-day count of unsigned results over all sites together",
+            "largest end-of-day count of unsigned results over all units together",
+            compute=lambda x: _peak(x.backlog_days),
             threshold=5000,
             label="unsigned results at the peak",
         ),
         Kpi(
             "overtime_hours",
             "staff hours",
-            "overtime worked in signing sessions",
+            "time signers worked past their sessions' nominal end",
+            compute=_hours("overtime_hours"),
             threshold=2000,
             label="overtime hours",
         ),
         Kpi(
             "dual_system_hours",
             "staff hours",
-            "time spent switching between the legacy and the Millennium inbox",
+            "switching time spent opening the second system's inbox",
+            compute=_hours("dual_system_hours"),
             threshold=1000,
             label="dual-system hours",
         ),
         Kpi(
             "extra_staff_hours",
             "staff hours",
-            "dual-system, lookup, back-entry, migration, relabelling and chase hours",
+            f"hours booked to {', '.join(a.replace('_', ' ') for a in EXTRA)}, "
+            "plus the central reroute queue's hours",
+            compute=lambda x: _hours(*(f"{a}_hours" for a in EXTRA))(x) + x.reroute_hours,
             threshold=20000,
             label="extra staff hours",
         ),
+        Kpi(
+            "unfinished_workload_hours",
+            "staff hours",
+            "scheduled cutover work (migration, validation, relabelling, reserve numbers, "
+            "back-entry, registered streams) still undone at the horizon's end",
+            compute=lambda x: x.workload_left_hours,
+            threshold=100,
+            label="hours of cutover work left undone",
+        ),
     ]
 }
+
+
+@extensions.scenario_check
+def check_thresholds(sc: LoadedScenario) -> list[Diagnostic]:
+    """A scenario may set thresholds only for KPIs of this registry."""
+    refs = Refs(sc.doc)
+    for name in sc.model.kpi_thresholds:
+        refs.check(name, KPIS, "KPI", ("kpi_thresholds", name))
+    return refs.errors
+
+
+def markdown_table() -> str:
+    """The KPI table of ``docs/kpis.md``."""
+    rows = ["| name | unit | definition | default threshold |", "|---|---|---|---|"]
+    for k in KPIS.values():
+        rows.append(f"| `{k.name}` | {k.unit} | {k.definition} | {k.threshold:g} |")
+    return "\n".join(rows) + "\n"
+
+
+BEGIN, END = "<!-- kpi-table: generated by python -m sim.metrics.kpis -->", "<!-- /kpi-table -->"
+
+
+def write_docs(page: Path) -> None:
+    """Replace the generated KPI table in ``page`` with the registry's."""
+    text = page.read_text()
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    page.write_text(f"{head}{BEGIN}\n{markdown_table()}{END}{tail}")
+
+
+if __name__ == "__main__":
+    write_docs(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/kpis.md"))

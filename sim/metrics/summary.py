@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.metrics.tables import Tables, week_starts
-from sim.model.inbox import ACTIVITIES
+from sim.model.ledger import ACTIVITIES
 
 HOURS = [f"{a}_hours" for a in ACTIVITIES] + ["overtime_hours", "worked_hours"]
 COUNTS = ["results", "signed", "backlog", "late_abnormal", "orphans"]

@@ -15,8 +15,8 @@ import numba
 import numpy as np
 import pandas as pd
 
-from sim.metrics.kpis import KPIS
-from sim.model.inbox import ACTIVITIES
+from sim.metrics.kpis import KPIS, KpiInputs
+from sim.model.ledger import ACTIVITIES
 from sim.model.replication import Replication
 from sim.sampling.calendar import Calendar
 
@@ -382,24 +382,20 @@ def week_starts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, float]:
-    """Replication totals and peaks, named as in :data:`sim.kpis.KPIS`."""
+    """Replication totals and peaks, computed by the formulas of :data:`sim.metrics.kpis.KPIS`."""
     n_units, n_days = len(rep.timeline.units), rep.calendar.n_days
     _, starts = week_starts(np.array(rep.calendar.days, dtype="datetime64[D]"))
     late_days = days["late_abnormal"].to_numpy().reshape(n_units, n_days)
-    weekly = np.add.reduceat(late_days, starts, axis=1)  # per unit and ISO week
-    backlog = days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0)
-    extra = [f"{a}_hours" for a in ACTIVITIES if a not in ("signing", "messages")]
-    values = {
-        "late_abnormal": float(late.sum()),
-        "orphans": float((~np.isnan(rep.orphan_time)).sum()),
-        "late_abnormal_peak_site_week": float(weekly.max()) if weekly.size else 0.0,
-        "backlog_peak": float(backlog.max()),
-        "overtime_hours": float(days["overtime_hours"].sum()),
-        "dual_system_hours": float(days["dual_system_hours"].sum()),
-        "extra_staff_hours": float(days[extra].to_numpy().sum()) + rep.reroute_minutes / 60.0,
-    }
-    assert set(values) == set(KPIS)
-    return values
+    inputs = KpiInputs(
+        site_days=days,
+        late=late,
+        orphan=~np.isnan(rep.orphan_time),
+        late_unit_weeks=np.add.reduceat(late_days, starts, axis=1),
+        backlog_days=days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0),
+        reroute_hours=rep.reroute_minutes / 60.0,
+        workload_left_hours=rep.workload_left_minutes / 60.0,
+    )
+    return {name: kpi.compute(inputs) for name, kpi in KPIS.items()}
 
 
 def tabulate(rep: Replication, with_results: bool = False) -> Tables:
@@ -430,9 +426,7 @@ def coexistence_odds_ratio(rep: Replication) -> dict[str, float]:
     go, ros = tl.go_live[o.unit], tl.ros_switch[o.unit]
     has_window = ros > go
     t = rep.lab_ready
-    closed = tl.lock[o.unit] + (
-        s.policies.lock.drain_days * 1440.0 if s.policies.lock.mode == "drain" else 0.0
-    )
+    closed = tl.closed[o.unit]
     before = go - (s.staffing.training_weeks * 7 + 7) * 1440.0
     dual = has_window & o.abnormal & (t >= go) & (t < ros)
     single = (

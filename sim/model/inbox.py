@@ -42,29 +42,10 @@ import numpy as np
 
 from sim.model.kernels import session as session_kernel
 from sim.model.kernels.sorting import argsort_nearly_sorted, has_finite_ties
+from sim.model.ledger import ACTIVITIES, WORKLOAD
 
 CRITICAL, URGENT, NORMAL = 0, 1, 2
 LEGACY, NEW = 0, 1
-
-# Ledger categories of staff minutes; "overtime" is a part of the others, not an activity.
-ACTIVITIES = (
-    "signing",
-    "chase",
-    "lookup",
-    "dual_system",
-    "messages",
-    "migration",
-    "validation",
-    "relabelling",
-    "reserve_numbers",
-    "back_entry",
-    "extension",
-)
-# In the order a session serves them: work registered streams bring with the go-live itself
-# (sim.extensions) first, then the cutover's own tasks.
-WORKLOAD = (
-    "extension", "migration", "validation", "relabelling", "reserve_numbers", "back_entry"
-)  # fmt: skip
 
 
 @dataclass

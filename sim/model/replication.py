@@ -7,9 +7,9 @@ were placed in which client (:mod:`sim.schedule.timeline`), and scheduled worklo
 
 * one process per site kind works each signing session for all its signers at once
   (:class:`sim.inbox.SignerPool`);
-* one process per unit whose legacy client locks applies the lock policy to what is still
-  in that client when it locks, and, under ``drain``, orphans what is left at the deadline;
-* one process runs the central reroute queue, a daily capacity of results routed by hand.
+* one process per unit whose legacy client locks takes what is still in that client's inbox
+  at the lock policy's deadline (:mod:`sim.model.locks`);
+* one process runs the central reroute queue (:mod:`sim.model.reroute`).
 
 :func:`run_replication` returns the per-item record; :mod:`sim.metrics.tables` turns it into tables.
 """
@@ -18,32 +18,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numba
 import numpy as np
 import simpy
 
 from sim import extensions
-from sim.model.demand import Orders, chase_minutes, draw_for, generate_orders, mean_minutes
+from sim.model.demand import (
+    Orders,
+    chase_minutes,
+    draw_for,
+    generate_orders,
+    mean_minutes,
+    role_spec,
+)
 from sim.model.inbox import (
     CRITICAL,
     LEGACY,
     NEW,
     NORMAL,
     URGENT,
-    WORKLOAD,
     ItemAttributes,
     Items,
     PoolConfig,
     SignerPool,
 )
 from sim.model.labs import result_times
+from sim.model.ledger import WORKLOAD
+from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
+from sim.model.reroute import RerouteQueue
 from sim.model.workload import daily_workload
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
 from sim.scenario.loading import LoadedScenario
-from sim.schedule.timeline import Timeline, build_timeline
+from sim.schedule.schedule import build_schedule
+from sim.schedule.timeline import Timeline
 
 FATE_OPEN, FATE_ORPHAN, FATE_REROUTE = extensions.OPEN, extensions.ORPHAN, extensions.REROUTE
 
@@ -67,6 +76,7 @@ class Replication:
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
+    workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
 
 
 def _absence(cfg_share: float, spell_days: float, uniforms: np.ndarray) -> np.ndarray:
@@ -89,7 +99,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
     cal = Calendar(s.horizon.start, s.horizon.end)
-    tl = build_timeline(sc, cal)
+    tl = build_schedule(sc).timeline(cal)
     streams = Streams(seed, replication)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
@@ -111,7 +121,6 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     state = _UnitState(sc, tl)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
-    switch = mean_minutes(sc.library[s.inputs["switch_cost"]])
     pools = {}
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
@@ -129,7 +138,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             sessions=cal.session_windows(
                 [(x.at, x.minutes) for x in kind.sessions], kind.session_days
             ),
-            switch_cost=switch,
+            switch_cost=mean_minutes(role_spec(sc, kind_id, "switch_cost")),
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
@@ -167,15 +176,13 @@ def _draw_items(
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
     n_res = len(orders)
     legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
-    fate = np.empty(n_res, np.int8)
+    after_lock = np.empty(n_res, bool)
     due_minutes = np.array([c.due_hours for c in s.test_categories]) * 60
-    late_from, late_fate = _late_rule(pol.lock, tl)
     _watch_results(
         orders.unit, orders.time, orders.category, ready, due_minutes, tl.ros_switch, tl.rb_start,
-        tl.rb_end, tl.lock, late_from, late_fate, legacy, fate, chase,
+        tl.rb_end, tl.lock, legacy, after_lock, chase,
     )  # fmt: skip
-    if pol.lock.mode not in extensions.BUILTIN_LOCK_MODES:
-        _registered_lock_fate(pol.lock, tl, orders.unit, legacy, ready, fate)
+    fate = lock_fates(pol.lock, tl, orders.unit, ready, after_lock)
     n = n_res + int(np.count_nonzero(chase))
     items = Items(unit=np.empty(n, np.int32), inbox=np.empty(n, np.int8), ready=np.empty(n))
     f32 = np.float32
@@ -197,60 +204,22 @@ def _draw_items(
     return orders, ready, legacy, fate, items, attrs
 
 
-def _late_rule(policy, tl: Timeline) -> tuple[np.ndarray, int]:
-    """Lock policy for results of a unit's legacy orders that arrive after its client locks:
-    per unit, from when such a result gets which fate. ``OPEN`` for a policy registered in
-    :mod:`sim.extensions`, which :func:`_registered_lock_fate` then applies."""
-    if policy.mode == "drain":
-        return tl.lock + policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return tl.lock, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return tl.lock, FATE_REROUTE
-    return tl.lock, FATE_OPEN
-
-
-def _registered_lock_fate(
-    policy, tl: Timeline, unit: np.ndarray, legacy: np.ndarray, ready: np.ndarray, fate: np.ndarray
-) -> None:
-    """Fate, under a lock policy registered in :mod:`sim.extensions`, of each unit's late
-    legacy results (``fate`` is set in place)."""
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
-    for i, (a, b) in enumerate(pairwise(bounds)):
-        lock = tl.lock[i]
-        r = ready[a:b]
-        after_lock = legacy[a:b] & (r >= lock) & (r < tl.rb_start[i])
-        if not after_lock.any():
-            continue
-        late = r[after_lock]
-        ctx = extensions.LockContext(np.full(len(late), i), late, np.full(len(late), lock), tl)
-        chosen = np.asarray(registered.fate(registered.params(**policy.params), ctx))
-        known = (FATE_OPEN, FATE_ORPHAN, FATE_REROUTE)
-        if chosen.shape != late.shape or not np.isin(chosen, known).all():
-            raise ValueError(
-                f"lock policy {policy.mode!r} must return one of OPEN, ORPHAN, REROUTE per result"
-            )
-        fate[a:b][after_lock] = chosen
-
-
 @numba.njit(cache=True)
 def _watch_results(
-    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, late_from,
-    late_fate, legacy, fate, chase,
+    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, legacy,
+    after_lock, chase,
 ):  # pragma: no cover - compiled  # fmt: skip
     """Per result: whether it was ordered in the legacy client (before the unit's order
-    switch, or during a rollback); its fate under a built-in lock policy (``late_fate`` from
-    ``late_from`` on, for legacy results ready after the lock and before a rollback); and
-    whether its watch turns into a chase task: not back by its due time, unless that is in a
-    legacy client already locked (ROS data is not migrated)."""
+    switch, or during a rollback); whether it arrives after that client locked (and before a
+    rollback reopens it), where the lock policy decides its fate (:mod:`sim.model.locks`);
+    and whether its watch turns into a chase task: not back by its due time, unless that is in
+    a legacy client already locked (ROS data is not migrated)."""
     for j in range(len(time)):
         i = unit[j]
         t, r = time[j], ready[j]
         rolled_back = t >= rb_start[i] and t < rb_end[i]
         legacy[j] = not (t >= ros_switch[i] and not rolled_back)
-        after_lock = legacy[j] and r >= lock[i] and r < rb_start[i]
-        fate[j] = late_fate if after_lock and r >= late_from[i] else FATE_OPEN
+        after_lock[j] = legacy[j] and r >= lock[i] and r < rb_start[i]
         due = t + due_minutes[category[j]]
         chase[j] = r > due and not (legacy[j] and due >= lock[i] and due < rb_start[i])
 
@@ -305,10 +274,16 @@ class _UnitState:
         self._tl = tl
         curve = st.learning_curve
         self._initial = curve.initial_multiplier
+        kinds = sc.model.site_kinds
+        days = np.array(
+            [
+                kinds[u.kind].learning_time_constant_days or curve.time_constant_days
+                for u in tl.units
+            ],
+            dtype=float,
+        )
         self._tau = (
-            curve.time_constant_days
-            * 1440.0
-            * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
+            days * 1440.0 * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
         )
         self._train_weeks = st.training_weeks
         self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
@@ -328,7 +303,7 @@ class _UnitState:
         go = self._tl.go_live[units]
         home = self._tl.home_new(units, t)
         since = np.where(home, t - go, np.inf)
-        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau)
+        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau[units])
         look = np.where(home, self._look_share * 0.5 ** (since / self._half_life), 0.0)
         train_from = go - self._train_weeks * 7 * 1440.0
         train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
@@ -363,7 +338,6 @@ def simulate(rep: Replication) -> Replication:
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
-    reroute_fifo: list[tuple[float, np.ndarray]] = []
     pol = s.policies.lock
 
     def pool_process(pool: SignerPool, kind_id: str):
@@ -387,80 +361,31 @@ def simulate(rep: Replication) -> Replication:
                 pool.add_daily(msgs, next(daily))
             pool.session(start, end, day, week, state)
 
-    delay, leftover_fate = _leftover_rule(pol)
+    queue = RerouteQueue(pol, it, pool_of_kind)
+    leftovers = leftover_fate(pol)
 
-    def lock_process(i: int):
-        """At the lock (or, under drain, at its deadline) legacy items leave the inbox."""
-        pool = unit_pool[i]
-        yield env.timeout(max(0.0, tl.lock[i] + delay - env.now))
-        taken = pool.gid[pool.take(env.now, _legacy_of_unit(i))]
+    def book_leftovers(now: float, taken: np.ndarray) -> None:
+        """At a deadline the legacy inbox's items leave it: orphans, or the central queue."""
         results = taken[taken < rep.n_results]
-        if leftover_fate == FATE_REROUTE:
+        if leftovers == FATE_REROUTE:
             it.closed[taken[taken >= rep.n_results]] = True  # their watches are gone
             rep.rerouted[results] = True
-            reroute_fifo.append((env.now, results))
+            queue.add(results)
         else:
             it.closed[taken] = True
-            rep.orphan_time[results] = env.now
-
-    def reroute_process():
-        local_index = np.empty(len(it.ready), dtype=np.int64)
-        for pool in pool_of_kind.values():
-            local_index[pool.gid] = np.arange(len(pool.gid))
-        late = np.flatnonzero(rep.rerouted)
-        late = late[np.argsort(rep.lab_ready[late], kind="stable")]
-        arrivals = rep.lab_ready[late]
-        nxt = 0
-        backlog: list[np.ndarray] = []
-        per_result = pol.reroute_minutes_per_result
-        capacity = int(pol.reroute_capacity_per_day)
-        for day in np.flatnonzero(cal.working_day_mask):
-            t = cal.local_minutes(np.array([day]), np.array([8 * 60]))[0]
-            yield env.timeout(max(0.0, t - env.now))
-            stop = np.searchsorted(arrivals, t, side="right")
-            backlog.append(late[nxt:stop])
-            nxt = stop
-            while reroute_fifo:
-                backlog.append(reroute_fifo.pop(0)[1])
-            queue = np.concatenate(backlog) if backlog else np.empty(0, dtype=np.int64)
-            now, queue = queue[:capacity], queue[capacity:]
-            backlog = [queue]
-            if now.size:
-                routed = t + per_result * np.arange(1, now.size + 1)
-                it.ready[now] = routed
-                it.inbox[now] = NEW
-                rep.reroute_minutes += per_result * now.size
-                for kind_id, pool in pool_of_kind.items():
-                    mine = unit_kind[it.unit[now]] == kind_id
-                    pool.inject(local_index[now[mine]], routed[mine], NEW)
+            rep.orphan_time[results] = now
 
     for kind_id, pool in pool_of_kind.items():
         env.process(pool_process(pool, kind_id))
     for i in np.flatnonzero(tl.lock < cal.horizon_minutes):
-        env.process(lock_process(int(i)))
-    if leftover_fate == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
-        env.process(reroute_process())
+        env.process(close_legacy_inbox(env, int(i), tl.closed[i], unit_pool[i], book_leftovers))
+    if leftovers == FATE_REROUTE or rep.rerouted.any():  # the central queue has work
+        late = np.flatnonzero(rep.rerouted)
+        env.process(queue.process(env, cal, late, rep.lab_ready[late], unit_kind))
     env.run(until=cal.horizon_minutes)
+    rep.reroute_minutes = queue.minutes
+    rep.workload_left_minutes = float(sum(pool.workload.sum() for pool in pool_of_kind.values()))
     return rep
-
-
-def _leftover_rule(policy) -> tuple[float, int]:
-    """When, after a lock, what is still in the legacy inbox leaves it, and its fate."""
-    if policy.mode == "drain":
-        return policy.drain_days * 1440.0, FATE_ORPHAN
-    if policy.mode == "lost":
-        return 0.0, FATE_ORPHAN
-    if policy.mode == "reroute":
-        return 0.0, FATE_REROUTE
-    registered = extensions.LOCK_POLICIES[policy.mode]
-    days, fate = registered.leftovers(registered.params(**policy.params))
-    return days * 1440.0, fate
-
-
-def _legacy_of_unit(unit: int):
-    return lambda pool, ids: (
-        (pool.cfg.signer_unit[pool.signer[ids]] == unit) & (pool.inbox[ids] == LEGACY)
-    )
 
 
 def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model.demand import mean_minutes, role_spec
-from sim.model.inbox import WORKLOAD
+from sim.model.ledger import WORKLOAD
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline

@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sim import extensions as ext
-from sim.metrics.kpis import KPIS
 from sim.sampling.distributions import DISTRIBUTION_ADAPTER, FAMILIES, DistributionSpec
 from sim.scenario.dates import DateCycleError, DateResolver, DateRule, parse_rule
 from sim.scenario.errors import Diagnostic, ExitCode, Mark, ScenarioError, format_path
-from sim.scenario.schema import INPUT_ROLES, Scenario
+from sim.scenario.schema import INPUT_ROLES, Scenario, SourcedIn
 from sim.scenario.yamlio import Doc, PathT, merge, parse, parse_scalar, read_text, resolve_dotted
 
 RESERVED_VARIANT_KEYS = ("description",)
@@ -43,14 +42,12 @@ class UsageError(ScenarioError):
 
 @dataclass(frozen=True)
 class SiteDates:
+    """A site's planned dates, its date rules evaluated; events are applied by the schedule
+    (:mod:`sim.schedule.schedule`)."""
+
     go_live: dt.date
     ros_switch: dt.date
     lab_switch: dt.date
-
-    @property
-    def coexistence_days(self) -> int:
-        """Days the site documents in Millennium while ordering labs in its legacy client."""
-        return max(0, (self.ros_switch - self.go_live).days)
 
 
 @dataclass
@@ -65,6 +62,8 @@ class LoadedScenario:
     site_dates: dict[str, SiteDates]
     lab_dates: dict[str, dt.date]
     warnings: list[Diagnostic] = field(default_factory=list)
+    # Numbers the scenario took from a library distribution: field path -> distribution name.
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -355,7 +354,7 @@ def _library_diagnostics(exc: ValidationError, doc: Doc) -> list[Diagnostic]:
     return out
 
 
-class _Refs:
+class Refs:
     """Collects reference errors with marks and suggestions."""
 
     def __init__(self, doc: Doc):
@@ -389,7 +388,7 @@ class _Refs:
 
 
 def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Diagnostic]:
-    r = _Refs(doc)
+    r = Refs(doc)
     r.unique(s.areas, "area", "areas")
     r.unique(s.labs, "lab", "labs")
     r.unique(s.sites, "site", "sites")
@@ -417,6 +416,16 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
         r.check(site.legacy_client, systems, "legacy system", (*base, "legacy_client"))
         if isinstance(site.orders_per_day, str):
             r.check(site.orders_per_day, library, "distribution", (*base, "orders_per_day"))
+        kind = s.site_kinds.get(site.kind)
+        if site.records and kind is not None and kind.setting != "primary":
+            r.errors.append(
+                Diagnostic(
+                    f"records only drive PAL relabelling, which primary care does; site kind "
+                    f"{site.kind!r} is {kind.setting}",
+                    doc.mark((*base, "records")),
+                    format_path((*base, "records")),
+                )
+            )
         for fld in ("go_live", "ros_switch"):
             _check_rule_refs(r, getattr(site, fld), (*base, fld), labs, sites, owner="site")
     for i, ev in enumerate(s.events):
@@ -440,15 +449,13 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
             )
     for kind_id in s.staffing.extra_signers:
         r.check(kind_id, s.site_kinds, "site kind", ("staffing", "extra_signers", kind_id))
-    for name in s.kpi_thresholds:
-        r.check(name, KPIS, "KPI", ("kpi_thresholds", name))
     return r.errors + _check_extensions(s, doc)
 
 
 def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
     """Extension names must be registered, and their parameters valid for them."""
     ext.load_plugins()
-    r = _Refs(doc)
+    r = Refs(doc)
     for i, ref in enumerate(s.workload_streams):
         path = ("workload_streams", i)
         stream = ext.WORKLOAD_STREAMS.get(ref.stream)
@@ -462,12 +469,11 @@ def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
                 r.errors.append(Diagnostic(message, doc.mark(where), format_path(where)))
     mode = s.policies.lock.mode
     path = ("policies", "lock")
-    if mode not in ext.BUILTIN_LOCK_MODES:
-        policy = ext.LOCK_POLICIES.get(mode)
-        if policy is None:
-            r.check(mode, ext.lock_modes(), "lock policy", (*path, "mode"))
-        else:
-            _extension_params(policy.params, s.policies.lock.params, doc, (*path, "params"), r)
+    policy = ext.LOCK_POLICIES.get(mode)
+    if policy is None:
+        r.check(mode, ext.lock_modes(), "lock policy", (*path, "mode"))
+    elif not policy.builtin:
+        _extension_params(policy.params, s.policies.lock.params, doc, (*path, "params"), r)
     elif s.policies.lock.params:
         where = (*path, "params")
         r.errors.append(
@@ -481,7 +487,7 @@ def _check_extensions(s: Scenario, doc: Doc) -> list[Diagnostic]:
 
 
 def _extension_params(
-    model: type[BaseModel], data: dict[str, Any], doc: Doc, at: PathT, r: _Refs
+    model: type[BaseModel], data: dict[str, Any], doc: Doc, at: PathT, r: Refs
 ) -> BaseModel | None:
     """Validate an extension's parameters, locating errors in the scenario file."""
     try:
@@ -495,7 +501,7 @@ def _extension_params(
         return None
 
 
-def _check_rule_refs(r: _Refs, value: Any, path: PathT, labs, sites, owner: str) -> None:
+def _check_rule_refs(r: Refs, value: Any, path: PathT, labs, sites, owner: str) -> None:
     rule = parse_rule(value)
     if rule.anchor == "lab_switch" and rule.ref:
         r.check(rule.ref, labs, "lab", path)
@@ -509,6 +515,61 @@ def _check_rule_refs(r: _Refs, value: Any, path: PathT, labs, sites, owner: str)
                 format_path(path),
             )
         )
+
+
+def resolve_sourced(
+    model: Scenario, doc: Doc, library: dict[str, DistributionSpec]
+) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Replace every number given as a distribution's name by that distribution's mean, in
+    place, checking the name, its unit and the field's bounds; returns where each came from.
+    (Per replication draws from the same distributions are the uncertainty mechanism's job.)
+    """
+    sources: dict[str, str] = {}
+    errors: list[Diagnostic] = []
+    refs = Refs(doc)
+
+    def visit(obj: Any, path: PathT) -> None:
+        if isinstance(obj, BaseModel):
+            for name, info in type(obj).model_fields.items():
+                value = getattr(obj, name)
+                marker = next((m for m in info.metadata if isinstance(m, SourcedIn)), None)
+                if marker is not None and isinstance(value, str):
+                    resolve(obj, name, info, marker.unit, value, (*path, name))
+                else:
+                    visit(value, (*path, name))
+        elif isinstance(obj, list):
+            for i, item in enumerate(obj):
+                visit(item, (*path, i))
+        elif isinstance(obj, dict):
+            for key, item in obj.items():
+                visit(item, (*path, key))
+
+    def resolve(obj: BaseModel, name: str, info, unit: str, ref: str, path: PathT) -> None:
+        where = format_path(path)
+        if ref not in library:
+            refs.check(ref, library, "distribution", path)
+            return
+        spec = library[ref]
+        if spec.unit != unit:
+            errors.append(
+                Diagnostic(
+                    f"distribution {ref!r} is in {spec.unit}, this field in {unit}",
+                    doc.mark(path),
+                    where,
+                )
+            )
+            return
+        number = typing.get_args(info.annotation)[0]
+        try:
+            setattr(obj, name, TypeAdapter(number).validate_python(float(spec.mean)))
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"]
+            errors.append(Diagnostic(f"the mean of {ref!r}: {message}", doc.mark(path), where))
+            return
+        sources[where] = ref
+
+    visit(model, ())
+    return sources, refs.errors + errors
 
 
 def resolve_dates(s: Scenario, doc: Doc) -> tuple[dict[str, SiteDates], dict[str, dt.date], list]:
@@ -571,9 +632,8 @@ def _finish(
     library: dict[str, DistributionSpec] | None = None,
 ) -> LoadedScenario:
     """Validate a patched document, load its distributions (unless given), resolve dates
-    and check the schedule: the stages every way of making a scenario shares."""
-    from sim.schedule.checks import check_schedule
-
+    and run the registered scenario checks (the schedule's, the KPI registry's, see
+    :data:`sim.extensions.SCENARIO_CHECKS`): the stages every way of making a scenario shares."""
     try:
         model = Scenario.model_validate(doc.data)
     except ValidationError as exc:
@@ -591,11 +651,16 @@ def _finish(
     errors += _variant_key_errors(doc)
     if errors:
         raise ScenarioError(errors)
+    sources, errors = resolve_sourced(model, doc, library)
+    if errors:
+        raise ScenarioError(errors)
     site_dates, lab_dates, errors = resolve_dates(model, doc)
     if errors:
         raise ScenarioError(errors)
     loaded = LoadedScenario(model, doc, path, variant, library, site_dates, lab_dates)
-    findings = check_schedule(loaded)
+    loaded.sources = sources
+    ext.load_plugins()
+    findings = [d for check in ext.SCENARIO_CHECKS.values() for d in check(loaded)]
     errors = [d for d in findings if d.severity == "error"]
     if errors:
         raise ScenarioError(errors)

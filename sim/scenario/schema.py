@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,6 +29,25 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 DistRef = Annotated[str, Field(description="name of a distribution in the library")]
+
+
+@dataclass(frozen=True)
+class SourcedIn:
+    """Marks a number that may instead name a distribution of the library, in this unit:
+    the scenario then cites where the number comes from, and runs on the distribution's
+    mean (:func:`sim.scenario.loading.resolve_sourced`)."""
+
+    unit: str
+
+
+def sourced(number: Any, unit: str, optional: bool = False) -> Any:
+    """A number field that also accepts the name of a library distribution in ``unit``."""
+    kind = number | str | None if optional else number | str
+    return Annotated[
+        kind,
+        SourcedIn(unit),
+        Field(description=f"a number, or the name of a distribution in {unit}"),
+    ]
 
 
 def _check_rule(value: Any) -> Any:
@@ -91,7 +111,7 @@ class Lab(Strict):
     lis_switch: DateOrRule
     legacy_lis: str = "legacy LIS"
     capacity_per_hour: Positive = Field(description="analyses the lab can complete per hour")
-    switch_downtime_hours: NonNeg = 8.0
+    switch_downtime_hours: sourced(NonNeg, "h") = 8.0
     productivity_dip: Share = Field(0.3, description="capacity lost right after the switch")
     dip_recovery_days: Positive = 14.0
     lid_continuity: bool = Field(True, description="lab ID numbers continue across the switch")
@@ -142,6 +162,9 @@ class SiteKind(Strict):
     inputs: dict[str, DistRef] = Field(
         default_factory=dict, description="per-kind overrides of the scenario's input roles"
     )
+    learning_time_constant_days: sourced(Positive, "days", optional=True) = Field(
+        None, description="overrides staffing.learning_curve.time_constant_days for this kind"
+    )
 
 
 class Site(Strict):
@@ -166,7 +189,6 @@ class Site(Strict):
     signers: Annotated[int, Field(ge=1)] = Field(
         description="clinicians per site who sign lab results, each with their own inbox"
     )
-    staff: Annotated[int, Field(ge=1)] = Field(description="headcount per site (training, PAL)")
     records: Annotated[int, Field(ge=0)] = Field(0, description="patient records listed (PAL)")
     note: str = ""
 
@@ -226,7 +248,7 @@ class Policies(Strict):
     overtime_cap_hours_per_week: NonNeg = Field(4.0, description="per signer")
     allow_ros_before_go_live: bool = False
     volume_reduction: VolumeReduction = Field(default_factory=VolumeReduction)
-    cutover_downtime_hours: NonNeg = 4.0
+    cutover_downtime_hours: sourced(NonNeg, "h") = 4.0
     cutover_downtime_start: Clock = "07:00"
     max_workload_share: Share = Field(
         0.5, description="share of a session that scheduled workload (migration, ...) may take"
@@ -237,19 +259,19 @@ class Policies(Strict):
 
 
 class LearningCurve(Strict):
-    initial_multiplier: Annotated[float, Field(ge=1.0)] = 2.0
-    time_constant_days: Positive = 21.0
+    initial_multiplier: sourced(Annotated[float, Field(ge=1.0)], "ratio") = 2.0
+    time_constant_days: sourced(Positive, "days") = 21.0
 
 
 class Staffing(Strict):
     training_hours: NonNeg = Field(16.0, description="per staff member, before go-live")
     training_weeks: Positive = 4.0
     learning_curve: LearningCurve = Field(default_factory=LearningCurve)
-    super_users_per_10_staff: NonNeg = 1.0
+    super_users_per_10_staff: sourced(NonNeg, "per_10_staff") = 1.0
     super_user_speedup: Share = Field(
         0.3, description="share of the learning time constant removed at 1 super user per 10"
     )
-    absence_share: Share = 0.08
+    absence_share: sourced(Share, "share") = 0.08
     absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
     cover_after_days: Annotated[int, Field(ge=0)] | None = Field(
         2,
@@ -271,7 +293,7 @@ class Migration(Strict):
     breakpoint_rows: Annotated[int, Field(ge=0)] = 3000
     info_sets: list[InfoSet] = Field(default_factory=list)
     manual_days_before_go_live: Positive = 21.0
-    validation_hours_per_site: NonNeg = 6.0
+    validation_hours_per_site: sourced(NonNeg, "h") = 6.0
     pal_migrated: bool = False
     relabel_days_after_go_live: Positive = 30.0
     reserve_numbers_per_site: NonNeg = 5.0

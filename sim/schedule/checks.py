@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from sim import extensions
 from sim.scenario.errors import Diagnostic, format_path
-
-if TYPE_CHECKING:
-    from sim.scenario.loading import LoadedScenario
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.schedule import build_schedule
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,12 @@ class Integration:
         )
 
 
+@extensions.scenario_check
 def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
-    """Errors and warnings about the resolved schedule, located at the fields concerned."""
+    """Errors and warnings about the schedule (events applied), located at the fields
+    concerned."""
     s, doc = sc.model, sc.doc
+    schedule = build_schedule(sc)
     out: list[Diagnostic] = []
 
     def add(msg: str, path: tuple, severity: str = "error") -> None:
@@ -55,25 +57,28 @@ def check_schedule(sc: LoadedScenario) -> list[Diagnostic]:
 
     start, end = s.horizon.start, s.horizon.end
     for i, site in enumerate(s.sites):
-        d = sc.site_dates[site.id]
-        if d.ros_switch < d.lab_switch:
+        d = schedule.sites[site.id]
+        if d.ros_switch is None:
+            continue  # paused for good: it never orders in Millennium
+        if d.lab_switch is None or d.ros_switch < d.lab_switch:
             add(
                 f"order/result switch {d.ros_switch} is before lab {site.lab!r} switches LIS on "
                 f"{d.lab_switch}: the lab would run two LIS at once",
                 ("sites", i, "ros_switch"),
             )
-        if d.ros_switch < d.go_live and not s.policies.allow_ros_before_go_live:
+        go_live_first = d.go_live is not None and d.go_live <= d.ros_switch
+        if not go_live_first and not s.policies.allow_ros_before_go_live:
             add(
                 f"order/result switch {d.ros_switch} is before the site's go-live {d.go_live} "
                 "(set policies.allow_ros_before_go_live to permit)",
                 ("sites", i, "ros_switch"),
             )
         for fld, value in (("go_live", d.go_live), ("ros_switch", d.ros_switch)):
-            if not start <= value <= end:
+            if value is not None and not start <= value <= end:
                 add(f"{value} is outside the horizon {start}..{end}", ("sites", i, fld), "warning")
     for i, lab in enumerate(s.labs):
-        when = sc.lab_dates[lab.id]
-        if not start <= when <= end:
+        when = schedule.labs[lab.id]
+        if when is not None and not start <= when <= end:
             add(
                 f"{when} is outside the horizon {start}..{end}",
                 ("labs", i, "lis_switch"),
@@ -91,6 +96,7 @@ def _event_sites(sc: LoadedScenario, ev) -> set[str]:
 
 def _event_checks(sc: LoadedScenario) -> list[Diagnostic]:
     s, doc = sc.model, sc.doc
+    schedule = build_schedule(sc)
     out: list[Diagnostic] = []
     end = s.horizon.end
     spans = [
@@ -115,9 +121,9 @@ def _event_checks(sc: LoadedScenario) -> list[Diagnostic]:
             continue
         for site_id in sorted(sites):
             site = site_by_id[site_id]
-            lab_switch = sc.lab_dates[site.lab]
+            lab_switch = schedule.labs[site.lab]
             covered = _event_sites(sc, ev) >= {x.id for x in s.sites if x.lab == site.lab}
-            if lab_switch <= first and not covered:
+            if lab_switch is not None and lab_switch <= first and not covered:
                 out.append(
                     Diagnostic(
                         f"rollback returns {site_id!r} to legacy ordering while lab {site.lab!r} "
@@ -133,12 +139,12 @@ def _event_checks(sc: LoadedScenario) -> list[Diagnostic]:
         targets = _event_sites(sc, ev) or {site.id for site in s.sites}
         for site in s.sites:
             if site.id in targets and site.legacy_client == ev.system:
-                ros = sc.site_dates[site.id].ros_switch
-                if ros > ev.date:
+                ros = schedule.sites[site.id].ros_switch
+                if ros is None or ros > ev.date:
                     out.append(
                         Diagnostic(
                             f"locks {ev.system!r} on {ev.date} while {site.id!r} still orders labs "
-                            f"in it until {ros}",
+                            f"in it until {ros or 'the end of the horizon'}",
                             doc.mark(("events", i, "date")),
                             f"events[{i}].date",
                         )
@@ -147,19 +153,22 @@ def _event_checks(sc: LoadedScenario) -> list[Diagnostic]:
 
 
 def integrations(sc: LoadedScenario) -> list[Integration]:
-    """Transition integrations implied by the schedule, per lab and kind."""
+    """Transition integrations implied by the schedule (events applied), per lab and kind."""
+    schedule = build_schedule(sc)
     out: list[Integration] = []
+    never = dt.date.max
     for lab in sc.model.labs:
-        switch = sc.lab_dates[lab.id]
-        sites = [site for site in sc.model.sites if site.lab == lab.id]
-        late_orders = [x for x in sites if sc.site_dates[x.id].ros_switch > switch]
-        if late_orders:
-            last = max(sc.site_dates[x.id].ros_switch for x in late_orders)
-            ids = tuple(x.id for x in late_orders)
-            out.append(Integration("legacy_orders_to_new_lis", lab.id, ids, switch, last))
-        not_live = [x for x in sites if sc.site_dates[x.id].go_live > switch]
-        if not_live:
-            last = max(sc.site_dates[x.id].go_live for x in not_live)
-            ids = tuple(x.id for x in not_live)
-            out.append(Integration("new_results_to_legacy_record", lab.id, ids, switch, last))
+        switch = schedule.labs[lab.id]
+        if switch is None:
+            continue
+        sites = [schedule.sites[x.id] for x in sc.model.sites if x.lab == lab.id]
+        for kind, field in (
+            ("legacy_orders_to_new_lis", "ros_switch"),
+            ("new_results_to_legacy_record", "go_live"),
+        ):
+            later = [x for x in sites if (getattr(x, field) or never) > switch]
+            if later:
+                last = max(getattr(x, field) or sc.model.horizon.end for x in later)
+                ids = tuple(x.site for x in later)
+                out.append(Integration(kind, lab.id, ids, switch, last))
     return out

@@ -2,16 +2,18 @@
 
 One row per site (group): when it goes live in Millennium, when its lab ordering follows, when
 its lab switches LIS, how long it signs and watches in two systems, and when its legacy systems
-lock. The model reads the same dates; this module only presents them.
+lock, all with the scenario's events applied. The dates are :mod:`sim.schedule.schedule`'s,
+the very ones the model runs on; this module only presents them (an empty cell: never, or
+moved beyond the horizon by a pause).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
+import numpy as np
 import pandas as pd
 
 from sim.scenario.loading import LoadedScenario
+from sim.schedule.schedule import build_schedule
 
 COLUMNS = [
     "site",
@@ -32,25 +34,12 @@ COLUMNS = [
 
 
 def timeline_frame(sc: LoadedScenario) -> pd.DataFrame:
-    """One row per declared site, ordered by go-live date."""
+    """One row per declared site, ordered by go-live date, from :func:`build_schedule`."""
     s = sc.model
-    systems = {sy.id: sy for sy in s.systems}
-    lock = s.policies.lock
+    schedule = build_schedule(sc)
     rows = []
     for site in s.sites:
-        d = sc.site_dates[site.id]
-        record_lock = _lock_date(systems[site.legacy_record].locks, d.go_live, sc)
-        client_lock = _lock_date(systems[site.legacy_client].locks, d.ros_switch, sc)
-        drain = (
-            client_lock + dt.timedelta(days=round(lock.drain_days))
-            if client_lock and lock.mode == "drain"
-            else None
-        )
-        events = [
-            f"{ev.type} {ev.date}" + (f"..{ev.until}" if ev.until else "")
-            for ev in s.events
-            if site.id in ev.sites or site.area in ev.areas
-        ]
+        d = schedule.sites[site.id]
         rows.append(
             {
                 "site": site.id,
@@ -62,22 +51,15 @@ def timeline_frame(sc: LoadedScenario) -> pd.DataFrame:
                 "ehr_go_live": d.go_live,
                 "ros_switch": d.ros_switch,
                 "lab_lis_switch": d.lab_switch,
-                "coexistence_days": d.coexistence_days,
-                "record_locked": record_lock,
-                "client_locked": client_lock,
-                "drain_until": drain,
-                "events": "; ".join(events),
+                "coexistence_days": d.coexistence_days(s.horizon.end),
+                "record_locked": d.record_lock,
+                "client_locked": d.client_lock,
+                "drain_until": d.client_closed if d.client_closed != d.client_lock else None,
+                "events": "; ".join(d.events),
             }
         )
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values(["ehr_go_live", "ros_switch", "site"], kind="stable").reset_index(
-        drop=True
-    )
-
-
-def _lock_date(rule: str, own: dt.date, sc: LoadedScenario) -> dt.date | None:
-    if rule == "per_site":
-        return own
-    if rule == "when_all_live":
-        return max(d.go_live for d in sc.site_dates.values())
-    return None
+    never = pd.Timestamp.max.date()
+    key = frame[["ehr_go_live", "ros_switch"]].map(lambda d: never if d is None else d)
+    order = np.lexsort((frame["site"], key["ros_switch"], key["ehr_go_live"]))
+    return frame.iloc[order].reset_index(drop=True)

@@ -1,27 +1,26 @@
-"""The systems timeline: for every unit and instant, which system it documents and orders in.
+"""The schedule in the model's terms: per unit, switch times in simulation minutes.
 
 A site group declared with ``count`` becomes that many units, each with its own signers and
-inboxes. For each unit the timeline holds, in simulation minutes:
+inboxes. For each unit the timeline holds, in simulation minutes (``inf``: never):
 
 * ``go_live``: from then on it documents in Millennium (its *home* system),
 * ``ros_switch``: from then on it orders labs in Millennium; before, in its legacy client,
-* ``lock``: its legacy client turns read-only (``inf`` if never); results of legacy orders
-  that arrive later are handled by the lock policy,
+* ``lock``: its legacy client turns read-only; results of legacy orders that arrive later
+  are handled by the lock policy, and ``closed`` is the policy's deadline, when what is left
+  in the legacy inbox leaves it,
 * ``rb_start``/``rb_end``: a rollback interval in which it is back on its legacy systems.
 
-Pause events move go-lives, order switches and lab switches that fall inside the pause to its
-end (or beyond the horizon). Everything here is fixed before the simulation starts; the model
-asks it vectorized questions such as "was this order placed in the legacy client?".
+The dates come from :mod:`sim.schedule.schedule`, which applies the events; this module only
+holds them as arrays, so the model can ask vectorized questions such as "was this order placed
+in the legacy client?".
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
 
 NEVER = np.inf
@@ -38,7 +37,6 @@ class Unit:
     lab: str
     signers: int
     orders_per_day: float
-    staff: int
     records: int
     legacy_client: str
 
@@ -51,6 +49,7 @@ class Timeline:
     go_live: np.ndarray
     ros_switch: np.ndarray
     lock: np.ndarray
+    closed: np.ndarray
     rb_start: np.ndarray
     rb_end: np.ndarray
     lab_ids: list[str]
@@ -64,6 +63,10 @@ class Timeline:
     def client_new(self, unit: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         """True where the unit orders labs in Millennium at time ``t``."""
         return (t >= self.ros_switch[unit]) & ~self._rolled_back(unit, t)
+
+    def in_coexistence(self, unit: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+        """True where the unit documents in Millennium but orders labs in its legacy client."""
+        return self.home_new(unit, t) & ~self.client_new(unit, t)
 
     def _rolled_back(self, unit: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         return (t >= self.rb_start[unit]) & (t < self.rb_end[unit])
@@ -90,63 +93,8 @@ def expand_units(sc: LoadedScenario) -> list[Unit]:
                     site.lab,
                     max(1, signers),
                     volume,
-                    site.staff,
                     site.records,
                     site.legacy_client,
                 )
             )
     return units
-
-
-def _paused(day: dt.date, pauses: list[tuple[dt.date, dt.date | None]]) -> dt.date | None:
-    """The date a switch on ``day`` moves to because of a pause (None: beyond the horizon)."""
-    for start, until in pauses:
-        if start <= day and (until is None or day <= until):
-            return None if until is None else until + dt.timedelta(days=1)
-    return day
-
-
-def build_timeline(sc: LoadedScenario, cal: Calendar) -> Timeline:
-    """Resolve the schedule, pauses, rollbacks and locks into per-unit minute arrays."""
-    s = sc.model
-    units = expand_units(sc)
-    systems = {sy.id: sy for sy in s.systems}
-    all_live = max(d.go_live for d in sc.site_dates.values())
-
-    def minutes(day: dt.date | None) -> float:
-        return NEVER if day is None else cal.to_minutes(day)
-
-    def pauses_for(group: str, area: str) -> list[tuple[dt.date, dt.date | None]]:
-        return [
-            (ev.date, ev.until)
-            for ev in s.events
-            if ev.type == "pause" and (group in ev.sites or area in ev.areas)
-        ]
-
-    lab_ids = [lab.id for lab in s.labs]
-    lab_area = {lab.id: lab.area for lab in s.labs}
-    lab_switch = np.array(
-        [minutes(_paused(sc.lab_dates[lab], pauses_for("", lab_area[lab]))) for lab in lab_ids]
-    )
-    n = len(units)
-    go, ros, lock = np.empty(n), np.empty(n), np.empty(n)
-    rb_start, rb_end = np.full(n, NEVER), np.full(n, NEVER)
-    for i, u in enumerate(units):
-        d = sc.site_dates[u.group]
-        pauses = pauses_for(u.group, u.area)
-        go_day, ros_day = _paused(d.go_live, pauses), _paused(d.ros_switch, pauses)
-        go[i], ros[i] = minutes(go_day), minutes(ros_day)
-        rule = systems[u.legacy_client].locks
-        lock_day = {"per_site": ros_day, "when_all_live": all_live, "never": None}[rule]
-        for ev in s.events:
-            everyone = not ev.sites and not ev.areas
-            hits = everyone or u.group in ev.sites or u.area in ev.areas
-            if ev.type == "legacy_lock" and ev.system == u.legacy_client and hits:
-                lock_day = ev.date
-        lock[i] = minutes(lock_day)
-        for ev in s.events:
-            if ev.type == "rollback" and (u.group in ev.sites or u.area in ev.areas):
-                rb_start[i] = minutes(ev.date)
-                rb_end[i] = minutes(ev.until) if ev.until else NEVER
-    unit_lab = np.array([lab_ids.index(u.lab) for u in units], dtype=np.int32)
-    return Timeline(units, go, ros, lock, rb_start, rb_end, lab_ids, lab_switch, unit_lab)

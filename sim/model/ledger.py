@@ -1,0 +1,28 @@
+"""The staff-time ledger: the activities staff minutes are booked to, named once.
+
+Every minute a signer spends is booked to one activity, per unit and day. Signing and other
+inbox messages are ordinary work; everything else exists because of the cutover (or, for
+chase tasks, because a result was late) and is what the KPI ``extra_staff_hours`` adds up.
+Overtime is not an activity: it is the part of these minutes worked past a session's end.
+"""
+
+from __future__ import annotations
+
+ACTIVITIES = (
+    "signing",
+    "chase",
+    "lookup",
+    "dual_system",
+    "messages",
+    "migration",
+    "validation",
+    "relabelling",
+    "reserve_numbers",
+    "back_entry",
+    "extension",
+)
+# Scheduled work, in the order a session serves it: work that registered streams
+# (sim.extensions) bring with the go-live itself first, then the cutover's own tasks.
+WORKLOAD = ("extension", "migration", "validation", "relabelling", "reserve_numbers", "back_entry")
+# What ``extra_staff_hours`` sums: every activity but ordinary signing and messages.
+EXTRA = tuple(a for a in ACTIVITIES if a not in ("signing", "messages"))
