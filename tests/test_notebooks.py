@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_four_notebooks_stored_without_outputs():
+def test_there_are_five_notebooks_stored_without_outputs():
     assert [p.stem for p in NOTEBOOKS] == [
-        "01-quickstart", "02-compare-windows", "03-what-if-schedule", "04-extend-the-model"
+        "01-quickstart", "02-compare-windows", "03-what-if-schedule", "04-extend-the-model",
+        "05-decide",
     ]  # fmt: skip
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)

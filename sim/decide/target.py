@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sim.experiment.runs import ExperimentError
+from sim.experiment.errors import ExperimentError
 from sim.metrics.kpis import KPIS
 
 PREFERRED = ("excess_late_abnormal", "late_abnormal")
