@@ -89,13 +89,13 @@ sim.charts.sensitivity_chart(sens_folder.path)
 # ## 3. What is the shortest window that keeps the risk under my limit?
 #
 # Candidates: windows of 1 to 5 weeks. The limit: at most a 30 % chance that late abnormal
-# results exceed 85. The optimiser first runs every window a little, decides feasibility with
+# results exceed 100. The optimiser first runs every window a little, decides feasibility with
 # confidence intervals, and spends further replications only where they change the answer.
 
 # %%
 axes = [sim.optimise.parse_over("policies.coexistence_window_days=7..35:7")]
-limit = sim.optimise.parse_constraint("P(late_abnormal > 85) <= 0.3")
-settings = sim.optimise.Settings(n0=6 if QUICK else 10, budget=60 if QUICK else 300)
+limit = sim.optimise.parse_constraint("P(late_abnormal > 100) <= 0.3")
+settings = sim.optimise.Settings(n0=10, budget=100 if QUICK else 300)
 with sim.executor_for("process", WORKERS) as pool:
     opt_folder, choice = sim.optimise.run_optimise(
         sc, axes, "policies.coexistence_window_days", limit, settings, SEED, OUT, pool

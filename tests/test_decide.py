@@ -412,3 +412,14 @@ def test_decision_runs_have_a_chart_and_a_report(tmp_path):
     assert "<svg" in page and "result_review_time.p90" in page
     with pytest.raises(ValueError, match="not a optimise run"):
         charts.optimise_chart(folder.path)
+
+
+def test_optimiser_stops_when_every_open_candidate_is_at_its_maximum():
+    c = opt.parse_constraint("P(late_abnormal > 100) <= 0.05")
+    s = opt.Settings(n0=10, budget=10_000, max_per_candidate=20)
+    r = opt.select(
+        6, _constructed(1), lambda i, part: part["extra_staff_hours"].to_numpy(float),
+        "extra_staff_hours", c, [f"w={w}" for w in WINDOWS], [{"w": w} for w in WINDOWS], s,
+    )  # fmt: skip
+    assert all(x.replications <= 20 for x in r.candidates)
+    assert "maximum of 20" in r.reason or "APCS" in r.reason

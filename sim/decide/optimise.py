@@ -276,11 +276,17 @@ def select(
             reason = "every candidate is infeasible: no candidate meets the constraint"
             break
         open_ = [i for i in (*feasible, *challengers) if state.n(i) < s.max_per_candidate]
-        if used >= budget or not open_:
+        if used >= budget:
             reason = f"budget of {budget} replications spent"
+            break
+        if not open_:
+            reason = f"every open candidate has its maximum of {s.max_per_candidate} replications"
             break
         grant = _allocate(state, best, feasible, challengers, min(s.delta, budget - used), s)
         batch = [(i, range(state.n(i), state.n(i) + g)) for i, g in grant.items() if g > 0]
+        if not batch:
+            reason = f"every open candidate has its maximum of {s.max_per_candidate} replications"
+            break
         state.add(evaluate(batch), objective, constraint)
     ranked = sorted(rows, key=lambda r: (r.status != "feasible", r.mean))
     chosen = rows[best] if best is not None else None
