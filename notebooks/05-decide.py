@@ -24,7 +24,9 @@
 # root seed, so two points differ only by what the tool changed.
 
 # %%
-# Parameters: CI sets CUTOVER_REPLICATIONS and CUTOVER_QUICK (smaller designs).
+# Parameters: CI sets CUTOVER_QUICK (smaller designs). The charts are matplotlib Figures
+# drawn without pyplot, so the inline display is switched on here.
+# %matplotlib inline
 import os
 from pathlib import Path
 
