@@ -5,17 +5,23 @@ are migrated by hand, and sampling validation of the machine migration takes loc
 time. After go-live, responsible-doctor (PAL) relabelling, when PAL is not migrated, and new
 reserve numbers take time. Each becomes minutes per unit and day, spread evenly over the
 working days of its period, using the mean of its distribution; the signer pool takes them
-from the same sessions as signing. Back-entry of paper orders after the cutover downtime is
-added by the model from the orders themselves.
+from the same sessions as signing. Paper orders from the cutover downtime are
+entered afterwards (:func:`add_back_entry`), and registered workload streams add their
+minutes (:func:`add_extension_workload`). :func:`signer_workload` hands each signer its share
+of its unit's minutes, day by day.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from sim.model.demand import mean_minutes, role_spec
+from sim import extensions
+from sim.model.demand import Orders, draw_for, mean_minutes, role_spec
 from sim.model.ledger import WORKLOAD
 from sim.sampling.calendar import Calendar
+from sim.sampling.streams import Streams
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline
 
@@ -75,3 +81,60 @@ def daily_workload(sc: LoadedScenario, cal: Calendar, tl: Timeline) -> np.ndarra
         span = _days(g, cal.n_days, 0, mig.reserve_number_days_after_go_live)
         _spread(mig.reserve_numbers_per_site * per_number, span, working, out[c_res, i])
     return out
+
+
+def add_extension_workload(
+    sc: LoadedScenario, cal: Calendar, tl: Timeline, workload: np.ndarray
+) -> None:
+    """Minutes of the scenario's registered workload streams (:mod:`sim.extensions`)."""
+    ctx = extensions.WorkloadContext(sc, cal, tl)
+    row = workload[WORKLOAD.index("extension")]
+    for ref in sc.model.workload_streams:
+        stream = extensions.WORKLOAD_STREAMS[ref.stream]
+        minutes = np.asarray(stream.minutes(stream.params(**ref.params), ctx), dtype=float)
+        if minutes.shape != row.shape or not (np.isfinite(minutes) & (minutes >= 0)).all():
+            raise ValueError(
+                f"workload stream {ref.stream!r} must return finite minutes >= 0 of shape "
+                f"(units, days) = {row.shape}, not {minutes.shape}"
+            )
+        row += minutes
+
+
+def add_back_entry(
+    sc: LoadedScenario,
+    cal: Calendar,
+    tl: Timeline,
+    o: Orders,
+    workload: np.ndarray,
+    streams: Streams,
+) -> None:
+    """Paper orders from the cutover downtime are entered afterwards, on the go-live day."""
+    if not o.paper.any():
+        return
+    minutes = draw_for(sc, tl, streams, o, "back_entry_time", o.paper)
+    day = cal.day_indices(o.time[o.paper])
+    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), minutes)
+
+
+def signer_workload(
+    workload: np.ndarray, signer_unit: np.ndarray, days: np.ndarray
+) -> Iterator[np.ndarray]:
+    """The workload minutes (category, signer) that each of ``days`` (the days a pool works,
+    ascending) adds: a signer's share of its unit's minutes of the days since the last one.
+
+    Spans of the same length are summed for all of them and all units in one call: a sum over
+    the last axis, when it is contiguous, adds in the same order whatever the leading axes.
+    """
+    units, unit_of = np.unique(signer_unit, return_inverse=True)
+    signers = np.bincount(unit_of)
+    first = np.r_[0, days[:-1] + 1]
+    length = days + 1 - first
+    per_unit = np.empty((len(days), workload.shape[0], len(units)))
+    own = workload[:, units]
+    for n in np.unique(length):
+        chosen = np.flatnonzero(length == n)
+        span = first[chosen, None] + np.arange(n)
+        minutes = np.ascontiguousarray(own[:, :, span])  # (category, unit, day, span)
+        per_unit[chosen] = np.moveaxis(minutes.sum(axis=3) / signers[:, None], 2, 0)
+    for minutes in per_unit:
+        yield minutes[:, unit_of]
