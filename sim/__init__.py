@@ -56,6 +56,9 @@ _MODULES = {
     "experiment": "sim.experiment.runs",
     "export": "sim.export",
     "labels": "sim.labels",
+    "precision": "sim.decide.precision",
+    "sensitivity": "sim.decide.sensitivity",
+    "optimise": "sim.decide.optimise",
 }
 
 __all__ = [*_API, *_MODULES, "__version__"]

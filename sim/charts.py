@@ -30,6 +30,7 @@ import matplotlib.dates as mdates
 import matplotlib.style
 import numpy as np
 import pandas as pd
+import yaml
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -38,7 +39,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from sim import results
-from sim.compare import KEY_KPIS, Estimate, compare_run, signed
+from sim.compare import KEY_KPIS, Estimate, compare_run, signed, t_interval
 from sim.experiment.runfolder import RunFolder, slug
 from sim.labels import run_labels
 from sim.metrics.kpis import KPIS, thresholds
@@ -847,6 +848,172 @@ CHARTS: dict[str, tuple[Callable[[RunData], Figure], str]] = {
         "Where staff time goes each week, by activity, and how much of it is overtime.",
     ),
 }
+
+
+# ------------------------------------------------------------------- sweeps and decisions
+
+
+def swept(run: Run) -> pd.DataFrame:
+    """Each variant's values of the fields its run varies (one column per varied path, rows
+    in run order); empty when the variants do not differ in a numeric field.
+
+    A variant's fields come from its ``--grid``/``--set``-style overrides and from the patch of
+    the declared variant it applies (the ``sweep:`` block's included), as the plan saved them.
+    """
+    from sim.scenario.loading import load_doc, variant_patches
+
+    run = load_run(run)
+    plan = run.manifest.get("plan") or {}
+    try:
+        patches = variant_patches(load_doc(Path(plan["scenario_file"])).data)
+    except (KeyError, OSError, ValueError, TypeError):
+        patches = {}
+    rows = {}
+    for v in plan.get("variants", []):
+        values: dict[str, Any] = {}
+        patch = patches.get(v.get("declared") or "", {})
+        if isinstance(patch, dict):
+            values.update({k: x for k, x in patch.items() if k != "description"})
+        for item in v.get("overrides", ()):
+            key, _, raw = str(item).partition("=")
+            values[key.strip()] = yaml.safe_load(raw)
+        rows[v["name"]] = values
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    keep = [
+        c
+        for c in frame.columns
+        if frame[c].notna().all()
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in frame[c])
+        and frame[c].nunique() > 1
+    ]
+    present = [v for v in run.variants if v in frame.index]
+    return frame.loc[present, keep].astype(float)
+
+
+def _target_kpis(columns: Sequence[str], kpis: Sequence[str]) -> list[str]:
+    """Each KPI's excess form (against the no-cutover twin) when the run has it."""
+    return [
+        f"excess_{k}" if f"excess_{k}" in columns else k
+        for k in kpis
+        if k in columns or f"excess_{k}" in columns
+    ]
+
+
+@styled
+def sweep_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
+    """Each key KPI (its excess form when the run has one) against the swept value: mean over
+    replications with its 95% confidence band; one line per value of a second swept field."""
+    run = load_run(run)
+    values = swept(run)
+    table = run.table("kpis")
+    names = _target_kpis(list(table.columns), kpis)
+    fig = _figure(3.6 * max(len(names), 1), 3.4)
+    if values.empty or not names:
+        _message(fig, "This run does not vary a numeric field across its variants.")
+        return fig
+    x_path, *rest = list(values.columns)
+    groups = values.groupby(rest[0]) if rest else [(None, values)]
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=True):
+        for g, (key, part) in enumerate(groups):
+            part = part.sort_values(x_path)
+            est = [
+                t_interval(table.loc[table["variant"] == v, name].to_numpy()) for v in part.index
+            ]
+            x = part[x_path].to_numpy()
+            mean = np.array([e.mean for e in est])
+            low = np.array([e.low for e in est])
+            high = np.array([e.high for e in est])
+            colour = PALETTE[g % len(PALETTE)]
+            label = None if key is None else f"{rest[0].split('.')[-1]} = {_value(key)}"
+            ax.plot(x, mean, marker="o", color=colour, label=label)
+            if np.isfinite(low).all():
+                ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+        kpi = KPIS.get(name.removeprefix("excess_"))
+        words = kpi.words() if kpi else name.replace("_", " ")
+        ax.set_title(("excess " if name.startswith("excess_") else "") + words)
+        ax.set_xlabel(x_path.split(".")[-1].replace("_", " "))
+        ax.set_ylabel(kpi.unit if kpi else "")
+        _thousands(ax)
+        if rest:
+            ax.legend(fontsize=7)
+    _footnote(fig, "Mean over replications with its 95% confidence band.", run.caption())
+    return fig
+
+
+def _decision(run: str | Path, name: str) -> dict[str, Any]:
+    """The JSON a decision tool wrote into its run folder (``sensitivity``, ``optimise``)."""
+    import json
+
+    path = Path(run.path if isinstance(run, RunData) else run) / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"{path.parent} is not a {name} run (no {path.name})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@styled
+def sensitivity_chart(run: Run) -> Figure:
+    """A sensitivity run's indices: Morris mu* against sigma (mu* with its 95% interval), or
+    Sobol first-order and total indices as bars with their intervals. The dummy is grey."""
+    data = _decision(run, "sensitivity")
+    rows = data["indices"]
+    fig = _figure(7.5, 0.9 + 0.32 * len(rows) if data["method"] == "sobol" else 5.0)
+    ax = fig.subplots()
+    kpi = data["kpi"]
+    if data["method"] == "morris":
+        for r in rows:
+            colour = GREY if r["kind"] == "dummy" else PALETTE[0]
+            ax.errorbar(r["mu_star"], r["sigma"], xerr=r["mu_star_conf"] or 0, fmt="o",
+                        color=colour, ms=4, elinewidth=0.8, capsize=2)  # fmt: skip
+        for r in rows[:10]:
+            ax.annotate(r["input"], (r["mu_star"], r["sigma"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.set_xlabel(f"mu* (mean |elementary effect| on {kpi})")
+        ax.set_ylabel("sigma (interaction or non-linearity)")
+        note = "Far right: inputs that move the KPI most; high: their effect depends on others."
+    else:
+        y = np.arange(len(rows))[::-1]
+        for offset, key, colour in ((0.18, "S1", PALETTE[0]), (-0.18, "ST", PALETTE[1])):
+            vals = [r[key] or 0.0 for r in rows]
+            errs = [r[f"{key}_conf"] or 0.0 for r in rows]
+            ax.barh(y + offset, vals, height=0.34, xerr=errs, color=colour, label=key,
+                    error_kw={"elinewidth": 0.8, "capsize": 2})  # fmt: skip
+        ax.set_yticks(y, [r["input"] for r in rows], fontsize=7)
+        ax.set_xlabel(f"share of the variance of {kpi}")
+        ax.legend(["first order (S1)", "total (ST)"], fontsize=8)
+        note = "S1: the input alone; ST: with all its interactions. Bars: 95% intervals."
+    _footnote(fig, note, f"{data['method'].title()} indices of {kpi}")
+    return fig
+
+
+@styled
+def optimise_chart(run: Run) -> Figure:
+    """Every candidate of an optimise run: the objective and the risk P(KPI > x) with their
+    95% intervals, the risk limit, and the chosen candidate marked."""
+    data = _decision(run, "optimise")
+    rows = sorted(data["candidates"], key=lambda r: list(r["values"].values()))
+    best = (data.get("best") or {}).get("name")
+    limit = float(data["constraint"].rsplit("<=", 1)[1])
+    fig = _figure(max(7.0, 0.7 * len(rows) + 3), 3.8)
+    left, right = fig.subplots(1, 2)
+    x = np.arange(len(rows))
+    for ax, (mid, low, high), title in (
+        (left, ("mean", "low", "high"), f"objective: {data['objective']}"),
+        (right, ("p_exceed", "p_low", "p_high"), data["constraint"]),
+    ):
+        for i, r in enumerate(rows):
+            colour = PALETTE[1] if r["name"] == best else (GREY if r["status"] != "feasible"
+                                                          else PALETTE[0])  # fmt: skip
+            lo = r[mid] - r[low] if r[low] == r[low] else 0
+            hi = r[high] - r[mid] if r[high] == r[high] else 0
+            ax.errorbar(i, r[mid], yerr=[[lo], [hi]], fmt="o", color=colour, capsize=3)
+        ax.set_xticks(x, [r["name"] for r in rows], rotation=30, ha="right", fontsize=7)
+        ax.set_title(title, fontsize=9)
+    right.axhline(limit, color=PALETTE[1], linestyle="--", linewidth=1)
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    verdict = f"chosen: {best}" if best else "no candidate meets the constraint"
+    _footnote(fig, f"Orange: chosen; grey: infeasible or undecided. {verdict}.", data["reason"])
+    return fig
 
 
 def schedule_variants(run: Run) -> list[str]:

@@ -492,6 +492,46 @@ def run(
     ] = None,
     report: ReportOpt = False,
     plugins: PluginOpt = None,
+    precision: Annotated[
+        float | None,
+        typer.Option(
+            help="Add blocks until the KPI's 95% CI half-width is within this fraction of its "
+            "mean (Hoad-Robinson-Davies); -n is then not used.",
+            rich_help_panel="Replications by precision",
+        ),
+    ] = None,
+    kpi: Annotated[
+        str | None,
+        typer.Option(
+            help="KPI of --precision (default: excess_late_abnormal if the run has it, "
+            "else late_abnormal).",
+            rich_help_panel="Replications by precision",
+        ),
+    ] = None,
+    absolute: Annotated[
+        bool,
+        typer.Option(
+            help="--precision is a half-width in the KPI's unit, not a fraction of the mean.",
+            rich_help_panel="Replications by precision",
+        ),
+    ] = False,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            help="Aim at the paired differences against the first variant, not each mean.",
+            rich_help_panel="Replications by precision",
+        ),
+    ] = False,
+    min_replications: Annotated[
+        int,
+        typer.Option(
+            min=2, help="Fewest replications.", rich_help_panel="Replications by precision"
+        ),
+    ] = 3,
+    max_replications: Annotated[
+        int,
+        typer.Option(min=2, help="Most replications.", rich_help_panel="Replications by precision"),
+    ] = 200,
 ) -> None:
     """Run replications of one or more variants and write them to a new run folder.
 
@@ -499,12 +539,34 @@ def run(
     is the scenario as written. The last line printed is the run folder; compare its
     variants with `cutover compare RUN`.
     """
+    from sim.decide import precision as prec
     from sim.experiment.runs import Plan, Variant, reopen_run, start_run
 
     _plugins(plugins)
     with _errors():
         if resume is not None:
             folder, plan, scenarios = reopen_run(_run_path(resume), scenario)
+        elif precision is not None:
+            if scenario is None:
+                err.print("error: give a SCENARIO file (or --resume RUN)", markup=False)
+                raise typer.Exit(int(ExitCode.USAGE))
+            if replications != 1:
+                err.print(
+                    "error: -n and --precision together: the rule picks the count; bound it "
+                    "with --min-replications and --max-replications",
+                    markup=False,
+                )
+                raise typer.Exit(int(ExitCode.USAGE))
+            rule = prec.Target(precision, not absolute, min_replications, max_replications)
+            names = _split(variants)
+            plan = Plan(
+                str(scenario),
+                tuple(Variant(n, n) for n in names) or (Variant("base"),),
+                1, _seed(seed), tuple(overrides or ()), block_size, detail or per_result,
+                per_result,
+            )  # fmt: skip
+            _check_out(out)
+            folder, plan, scenarios = prec.start(plan, rule, kpi, paired, out, sys.argv)
         else:
             if scenario is None:
                 err.print("error: give a SCENARIO file (or --resume RUN)", markup=False)
@@ -528,11 +590,32 @@ def run(
             for w in sc.warnings:
                 _print_diagnostic(w)
         fresh = resume is None and seed is None
-        _execute(folder, plan, scenarios, executor, workers, scheduler, quiet, fresh)
+        if prec.is_open(folder):
+            result = prec.advance(
+                folder,
+                plan,
+                lambda p: _execute(
+                    folder, p, scenarios, executor, workers, scheduler, quiet, fresh
+                ),
+            )
+            err.print(_precision_line(result), markup=False)
+        else:
+            _execute(folder, plan, scenarios, executor, workers, scheduler, quiet, fresh)
         _summary(folder)
         if report:
             _write_report(folder.path)
     console.print(str(folder.path))
+
+
+def _precision_line(result) -> str:
+    """One line on why a precision-driven run stopped."""
+    unit = "of the mean" if result.relative else "absolute"
+    target = f"{result.target:.1%}" if result.relative else f"{result.target:g}"
+    achieved = f"{result.achieved:.1%}" if result.relative else f"{result.achieved:g}"
+    return (
+        f"precision: {result.kpi}{' (paired)' if result.paired else ''}, target ±{target} "
+        f"{unit}, achieved ±{achieved} after {result.replications} replications: {result.reason}"
+    )
 
 
 def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
@@ -720,6 +803,214 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.warning:
             err.print(f"warning: {k.warning}", markup=False)
+
+
+class SensitivityMethod(StrEnum):
+    morris = "morris"
+    sobol = "sobol"
+
+
+KpiOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Target KPI, any column of the kpis table (default: excess_late_abnormal if the "
+        "run has it, else late_abnormal)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _points_progress(quiet: bool):
+    """A progress callback over design points and the bar that shows it (or None)."""
+    bar = _progress_bar(quiet)
+    if bar is None:
+        return contextlib.nullcontext(), None
+    task = bar.add_task("points", total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@app.command()
+def sensitivity(
+    scenario: ScenarioArg,
+    method: Annotated[
+        SensitivityMethod, typer.Option(help="Morris screening or Sobol indices.")
+    ] = SensitivityMethod.morris,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--inputs",
+            "-i",
+            help="Inputs, comma-separated or repeated: dist.param (its range in distributions/)"
+            ", dotted.path=low..high, or dummy. Default: every ranged parameter of the "
+            "distributions the scenario uses.",
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "-n",
+            "--size",
+            help="Morris trajectories (default 10) or Sobol base sample, a power of 2 "
+            "(default 64).",
+        ),
+    ] = None,
+    dummy: Annotated[
+        bool, typer.Option("--dummy", help="Add an inert input: it must rank at the bottom.")
+    ] = False,
+    kpi: KpiOpt = None,
+    replications: Annotated[
+        int, typer.Option("--replications", "-r", min=1, help="Replications per design point.")
+    ] = 1,
+    variant: VariantOpt = None,
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = Path("results"),
+    workers: WorkersOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Which uncertain inputs drive a KPI: Morris mu*/sigma or Sobol S1/ST, with 95% CIs.
+
+    Every design point runs the same replications (common random numbers). The run folder
+    holds design.csv, the KPIs of every point and sensitivity.json; the last line printed is
+    the folder (with --json, one JSON object instead).
+    """
+    from sim.decide import sensitivity as sens
+    from sim.experiment.runs import executor_for
+
+    with _errors():
+        sc = _load(scenario, variant, overrides)
+        chosen = sens.inputs_for(sc, _split(inputs), dummy)
+        n = size if size is not None else (10 if method == "morris" else 64)
+        sens.check_design(method.value, n)
+        _check_out(out)
+        root = _seed(seed)
+        bar, progress = _points_progress(quiet)
+        with bar, executor_for("process", workers) as pool:
+            folder, result = sens.run_sensitivity(
+                sc, chosen, method.value, n, kpi, replications, root, out, pool, progress,
+                sys.argv,
+            )  # fmt: skip
+    if as_json:
+        print(json.dumps({**result.to_json(), "run": str(folder.path)}, indent=2))
+        return
+    _print_indices(result)
+    console.print(str(folder.path))
+
+
+def _print_indices(result) -> None:
+    cols = ("mu_star", "mu_star_conf", "sigma") if result.method == "morris" else (
+        "S1", "S1_conf", "ST", "ST_conf"
+    )  # fmt: skip
+    heads = {"mu_star": "mu*", "mu_star_conf": "± 95%", "sigma": "sigma", "S1_conf": "± 95%"}
+    heads["ST_conf"] = "± 95%"
+    table = Table(
+        title=f"{result.method.title()} indices of {result.kpi} ({len(result.y)} design points)",
+        title_justify="left",
+    )
+    table.add_column("input")
+    for c in cols:
+        table.add_column(heads.get(c, c), justify="right")
+    for row in result.indices:
+        table.add_row(row["input"], *("n/a" if row[c] is None else f"{row[c]:.3g}" for c in cols))
+    console.print(table)
+
+
+@app.command()
+def optimise(
+    scenario: ScenarioArg,
+    over: Annotated[
+        list[str],
+        typer.Option(
+            help="A decision variable: path=low..high[:step] or path=a,b,c (repeatable: every "
+            "combination is a candidate).",
+            show_default=False,
+        ),
+    ],
+    minimise: Annotated[
+        str,
+        typer.Option(
+            help="KPI to minimise, or one of the --over paths (e.g. the shortest window)."
+        ),
+    ],
+    subject_to: Annotated[
+        str,
+        typer.Option(help='Risk limit "P(KPI > x) <= p", decided with 95% Wilson intervals.'),
+    ],
+    n0: Annotated[int, typer.Option(min=2, help="First-stage replications per candidate.")] = 10,
+    delta: Annotated[int, typer.Option(min=1, help="Replications allocated per round.")] = 10,
+    budget: Annotated[
+        int, typer.Option(min=0, help="Replications over all candidates (0: 30 per candidate).")
+    ] = 0,
+    pcs: Annotated[
+        float, typer.Option(help="Stop when the probability of correct selection reaches this.")
+    ] = 0.95,
+    indifference: Annotated[
+        float, typer.Option(help="Objective differences below this count as equally good.")
+    ] = 0.0,
+    variant: VariantOpt = None,
+    overrides: SetOpt = None,
+    seed: SeedOpt = None,
+    out: OutOpt = Path("results"),
+    workers: WorkersOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The best candidate under a risk constraint, by ranking and selection (OCBA).
+
+    Every candidate runs the same replications (common random numbers); replications go where
+    they decide the answer. The run folder holds every candidate's KPIs and optimise.json; the
+    last line printed is the folder (with --json, one JSON object instead). When no candidate
+    meets the constraint, the closest ones are shown and "best" is null.
+    """
+    from sim.decide import optimise as opt
+    from sim.experiment.runs import executor_for
+
+    with _errors():
+        sc = _load(scenario, variant, overrides)
+        axes = [opt.parse_over(o) for o in over]
+        constraint = opt.parse_constraint(subject_to)
+        settings = opt.Settings(n0, delta, budget, pcs, indifference)
+        _check_out(out)
+        root = _seed(seed)
+        with executor_for("process", workers) as pool:
+            folder, result = opt.run_optimise(
+                sc, axes, minimise, constraint, settings, root, out, pool, sys.argv
+            )
+    if as_json:
+        print(json.dumps(_no_nan({**result.to_json(), "run": str(folder.path)}), indent=2))
+        return
+    _print_selection(result)
+    console.print(str(folder.path))
+
+
+def _print_selection(result) -> None:
+    from sim.compare import number
+
+    table = Table(
+        title=f"minimise {result.objective} subject to {result.constraint} "
+        f"({result.replications} replications)",
+        title_justify="left",
+    )
+    for head in ("candidate", "n", f"{result.objective} [95% CI]", "P(exceed) [95% CI]", "status"):
+        table.add_column(head, justify="right" if head == "n" else "left")
+    for r in result.candidates:
+        mark = " (best)" if result.best and r.name == result.best.name else ""
+        table.add_row(
+            r.name + mark,
+            str(r.replications),
+            f"{number(r.mean)} [{number(r.low)}, {number(r.high)}]",
+            f"{r.p_exceed:.1%} [{r.p_low:.1%}, {r.p_high:.1%}]",
+            r.status,
+        )
+    console.print(table)
+    if result.best is None:
+        closest = ", ".join(f"{r.name} ({r.p_exceed:.1%})" for r in result.closest)
+        console.print(f"No candidate meets the constraint ({result.reason}); closest: {closest}.")
+    else:
+        console.print(
+            f"Best: {result.best.name}, approximate probability of correct selection "
+            f"{result.pcs:.3f} (indifference zone {result.indifference:g}); {result.reason}."
+        )
 
 
 @app.command(name="report")

@@ -349,6 +349,8 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
     """The report's HTML and the PNGs written beside it."""
     run = charts.load_run(run_dir)
     manifest = run.manifest
+    if manifest.get("kind") in DECISIONS:
+        return render_decision(run)
     kpis = frame(run_dir, "kpis")
     comparison = compare_run(run_dir, baseline)
     variants = [v.variant for v in comparison.kpis[0].variants]
@@ -378,6 +380,12 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
     labels = comparison.labels
     title = manifest.get("title") or manifest["scenario"]
     shown = ", ".join(labels.get(v, v) for v in variants)
+    sweep_html = ""
+    if not charts.swept(run).empty:
+        fig = charts.sweep_chart(run)
+        pngs["sweep"] = run_dir / "charts" / "sweep.png"
+        fig.savefig(pngs["sweep"], dpi=charts.DPI)
+        sweep_html = "<h2>Against the swept value</h2>" + _figure(fig, SWEEP_CAPTION)
     created = manifest.get("finished_utc") or manifest.get("created_utc")
     warning = (
         f"<p class=warning id=incomplete><b>Incomplete run.</b> {_e(comparison.warning)}</p>"
@@ -393,12 +401,12 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
 <h1>{_e(title)}</h1>
 <p class=muted>Variants {_e(shown)}; baseline {_e(labels.get(comparison.baseline, ""))}.
 Run {_e(manifest["run"])}, {manifest["replications"]} replications per variant,
-written {_e(created)}; status {_e(manifest.get("status"))}.</p>
+written {_e(created)}; status {_e(manifest.get("status"))}.</p>{_precision(manifest)}
 {warning}
 {lead}{first_chart}{excess_html}
 <div class=lead id=summary>{summary}</div>
 {_legend(manifest)}
-<h2>Where and when risk piles up</h2>{chart_html}
+<h2>Where and when risk piles up</h2>{chart_html}{sweep_html}
 <h2>Key indicators</h2>
 <p>Mean over replications with its 95% confidence interval in brackets; P(&gt; threshold) is
 the share of replications in which the indicator exceeded its threshold (Wilson 95%
@@ -415,6 +423,69 @@ paired replication by replication; the unpaired interval shows what pairing buys
 </body></html>
 """
     return page, pngs
+
+
+SWEEP_CAPTION = (
+    "Each key indicator against the value the variants sweep: mean over replications with its "
+    "95% confidence band (the excess over the no-cutover twin when the run has it)."
+)
+DECISIONS = {
+    "sensitivity": (
+        charts.sensitivity_chart,
+        "Which uncertain inputs move the indicator: every design point ran the same "
+        "replications (common random numbers), so an inert input scores zero.",
+    ),
+    "optimise": (
+        charts.optimise_chart,
+        "Every candidate's objective and risk with 95% intervals; replications went where "
+        "they decided the answer.",
+    ),
+}
+
+
+def _precision(manifest: dict) -> str:
+    """Why a precision-driven run has the replications it has."""
+    p = manifest.get("precision")
+    if not isinstance(p, dict) or p.get("status") != "stopped":
+        return ""
+    fmt = "{:.1%}" if p["relative"] else "{:,.3g}"
+    what = f"{p['kpi']} (paired differences)" if p["paired"] else p["kpi"]
+    return (
+        f"\n<p class=muted id=precision>Replications chosen by precision ({_e(p['method'])}): "
+        f"target ±{fmt.format(p['target'])}{' of the mean' if p['relative'] else ''} on "
+        f"{_e(what)}, achieved ±{fmt.format(p['achieved'])} after {p['replications']} "
+        f"replications; {_e(p['reason'])}.</p>"
+    )
+
+
+def render_decision(run: charts.RunData) -> tuple[str, dict[str, Path]]:
+    """The report of a sensitivity or optimise run: its chart and its table of results."""
+    import json
+
+    manifest = run.manifest
+    kind = manifest["kind"]
+    chart, caption = DECISIONS[kind]
+    fig = chart(run)
+    (run.path / "charts").mkdir(exist_ok=True)
+    png = run.path / "charts" / f"{kind}.png"
+    fig.savefig(png, dpi=charts.DPI)
+    data = json.loads((run.path / f"{kind}.json").read_text(encoding="utf-8"))
+    rows = data["indices"] if kind == "sensitivity" else data["candidates"]
+    table = pd.DataFrame(rows).drop(columns=["values"], errors="ignore")
+    title = f"{manifest.get('title') or manifest['scenario']}: {kind}"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title><style>{CSS}</style></head>
+<body>
+<h1>{_e(title)}</h1>
+<p class=muted>Run {_e(manifest["run"])}, seed {manifest["root_seed"]}, written
+{_e(manifest.get("created_utc"))}; status {_e(manifest.get("status"))}.</p>
+{_figure(fig, caption)}
+{table.to_html(index=False, float_format=lambda v: f"{v:,.4g}", na_rep="n/a", border=0)}
+</body></html>
+"""
+    return page, {kind: png}
 
 
 def write_report(run_dir: str | Path, baseline: str | None = None) -> Path:

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "sim.attribution",
         "sim.report",
         "sim.export",
+        "sim.decide",
     ),
     ("sim.cli", "sim.api", "sim.__main__", "sim.ext"),
 ]
