@@ -120,7 +120,7 @@ def _tiny_plan(variants=("window-2w",), seed=11) -> Plan:
 def test_a_precision_run_equals_a_fixed_run_of_the_same_count(tmp_path):
     target = prec.Target(0.2, max_replications=60)
     folder, result = prec.run_to_precision(_tiny_plan(), target, out=tmp_path / "a")
-    assert result.kpi == "late_abnormal"  # no excess column in today's kpis table
+    assert result.kpi == "excess_late_abnormal"  # the twin gives the excess: the default
     assert result.reason.startswith("every series met") and result.achieved <= 0.2
     manifest = folder.manifest
     assert manifest["precision"]["replications"] == result.replications == manifest["replications"]
@@ -374,9 +374,9 @@ def test_sweep_chart_and_its_report_section(tmp_path):
     assert sorted(values.iloc[:, 0]) == [7.0, 21.0]
     fig = charts.sweep_chart(folder)
     assert [ax.get_title(loc="left") or ax.get_title() for ax in fig.axes] == [
-        "late abnormal results",
-        "orphaned results",
-        "extra staff hours",
+        "excess late abnormal results",  # the run has its no-cutover twin: the excess
+        "excess unwatched abnormal results",
+        "excess extra staff hours",
     ]
     page = Path(sim.write_report(folder)).read_text()
     assert "Against the swept value" in page and (folder / "charts" / "sweep.png").is_file()
