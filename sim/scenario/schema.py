@@ -317,6 +317,9 @@ class Sweep(Strict):
         return self
 
 
+UNCERTAINTY = "uncertainty"
+"""The key of ``inputs`` that switches parameter uncertainty on (not an input role)."""
+
 INPUT_ROLES: dict[str, str] = {
     "review_time": "signing a normal result (seconds)",
     "abnormal_action_time": "acting on an abnormal result (minutes)",
@@ -360,13 +363,36 @@ class Scenario(Strict):
     policies: Policies = Field(default_factory=Policies)
     staffing: Staffing = Field(default_factory=Staffing)
     migration: Migration = Field(default_factory=Migration)
-    inputs: dict[str, DistRef] = Field(description="input role -> distribution name")
+    inputs: dict[str, DistRef | bool] = Field(
+        description="input role -> distribution name; and 'uncertainty: true' to draw every "
+        "distribution's parameters per replication from its range (sim.sampling.uncertainty)"
+    )
     kpi_thresholds: dict[str, float] = Field(default_factory=dict)
     workload_streams: list[WorkloadStreamRef] = Field(
         default_factory=list, description="extension workload streams (sim.extensions)"
     )
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: Sweep | None = None
+
+    @field_validator("inputs")
+    @classmethod
+    def _uncertainty_switch(cls, inputs: dict[str, str | bool]) -> dict[str, str | bool]:
+        """Only the key 'uncertainty' is a switch; every other key binds a distribution."""
+        for key, value in inputs.items():
+            if (key == UNCERTAINTY) != isinstance(value, bool):
+                what = "true or false" if key == UNCERTAINTY else "a distribution name"
+                raise ValueError(f"inputs.{key} must be {what}, got {value!r}")
+        return inputs
+
+    @property
+    def input_uncertainty(self) -> bool:
+        """Whether each replication draws the distributions' parameters from their ranges."""
+        return bool(self.inputs.get(UNCERTAINTY, False))
+
+    @property
+    def input_roles(self) -> dict[str, str]:
+        """Input role -> distribution name (``inputs`` without the uncertainty switch)."""
+        return {k: v for k, v in self.inputs.items() if k != UNCERTAINTY}
 
     @field_validator("test_categories")
     @classmethod
