@@ -364,6 +364,14 @@ def run(
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
     ] = None,
     report: ReportOpt = False,
+    input_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--input-uncertainty",
+            help="Draw every input distribution's parameters per replication from its "
+            "documented range (same as --set inputs.uncertainty=true).",
+        ),
+    ] = False,
 ) -> None:
     """Run replications of one or more variants and write them to a new run folder.
 
@@ -385,7 +393,7 @@ def run(
                 tuple(Variant(n, n) for n in names) or (Variant("base"),),
                 replications,
                 _seed(seed),
-                tuple(overrides or ()),
+                (*(overrides or ()), *(["inputs.uncertainty=true"] if input_uncertainty else [])),
                 block_size,
                 detail or per_result,
                 per_result,
@@ -558,6 +566,14 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.sentence:
             console.print(k.sentence, soft_wrap=True)
+    for variant, rule in result.stop_rule.items():
+        within = ", ".join(f"{k} d {e.mean:.0%}" for k, e in rule.within_days.items())
+        first = f", first on day {ci(rule.first_day)}" if rule.first_day.n else ""
+        console.print(
+            f"stop rule, {variant}: tripped in {pct(rule.p_trip_ci)} of replications{first}; "
+            f"P(trip within k days of a go-live): {within}",
+            soft_wrap=True,
+        )
 
 
 @app.command(name="report")

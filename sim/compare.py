@@ -11,7 +11,7 @@ Wilson score interval, which stays inside [0, 1] and is honest at 0 or 1 out of 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiment.errors import ExperimentError
+from sim.experiment.runfolder import RunFolder
 from sim.metrics.kpis import KPIS, thresholds
 from sim.results import frame, manifest
 
@@ -59,11 +60,22 @@ class KpiComparison:
 
 
 @dataclass
+class StopRuleSummary:
+    """How often and how soon the stop rule tripped (:mod:`sim.metrics.signals`)."""
+
+    p_trip: float  # share of replications in which it tripped
+    p_trip_ci: Estimate  # the same share with its Wilson interval
+    first_day: Estimate  # day after go-live it first tripped, over the tripped replications
+    within_days: dict[int, Estimate]  # P(tripped by day k after go-live), Wilson intervals
+
+
+@dataclass
 class Comparison:
     run: str
     baseline: str
     replications: int
     kpis: list[KpiComparison]
+    stop_rule: dict[str, StopRuleSummary] = field(default_factory=dict)  # per variant
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -196,4 +208,28 @@ def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
     baseline = baseline or (present[0] if present else "")
     reps = int(kpis["replication"].nunique()) if len(kpis) else 0
     limits = info.get("kpi_thresholds", {}).get(baseline) or thresholds()
-    return Comparison(info["run"], baseline, reps, compare_frame(kpis, baseline, present, limits))
+    result = Comparison(info["run"], baseline, reps, compare_frame(kpis, baseline, present, limits))
+    if "stop_rule" in RunFolder.open(Path(run_dir)).tables():
+        result.stop_rule = stop_rule_summaries(frame(run_dir, "stop_rule"), present)
+    return result
+
+
+WITHIN_DAYS = (3, 7, 14, 28)
+"""The k of P(the stop rule trips within k days of a go-live) in comparisons and reports."""
+
+
+def stop_rule_summaries(trips: pd.DataFrame, variants: list[str]) -> dict[str, StopRuleSummary]:
+    """Per variant: the share of replications whose stop rule tripped, the first trip day
+    (t interval over the tripped replications) and P(trip within k days) for
+    :data:`WITHIN_DAYS` (day 1 is the go-live day)."""
+    out = {}
+    for v in variants:
+        rows = trips[trips["variant"] == v]
+        n = len(rows)
+        tripped = rows["tripped"].to_numpy(bool)
+        days = rows["first_day"].to_numpy(float)[tripped]
+        share = wilson_interval(int(tripped.sum()), n)
+        within = {k: wilson_interval(int((days <= k).sum()), n) for k in WITHIN_DAYS}
+        first = t_interval(days) if days.size else Estimate(math.nan, math.nan, math.nan, 0)
+        out[v] = StopRuleSummary(share.mean, share, first, within)
+    return out

@@ -38,6 +38,7 @@ import pandas as pd
 from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder, RunFolderError, environment
 from sim.metrics.kpis import thresholds
+from sim.metrics.signals import signals
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
 from sim.model.replication import run_replication
@@ -182,6 +183,7 @@ def run_block(block: Block) -> BlockResult:
             rep = run_replication(sc, r, block.root_seed)
             tables = tabulate(rep, with_results=block.per_result)
             summary = summarise(tables, detail=block.detail)
+            summary.update(signals(rep, tables.site_days))  # command-centre signals, stop rule
             if block.per_result:
                 summary["results"] = tables.results
             del rep, tables

@@ -90,4 +90,3 @@ def draw_library(
         uniforms = rng.random(len(box))  # one per parameter, in the range's order
         out[name] = at_quantiles(spec, dict(zip(box, uniforms.tolist(), strict=True)))
     return out
-

@@ -300,6 +300,26 @@ class Migration(Strict):
     reserve_number_days_after_go_live: Positive = 7.0
 
 
+class StopRule(Strict):
+    """A command centre's daily stop rule, per area, after each planned go-live
+    (:mod:`sim.metrics.signals`): it trips when any signal exceeds its level; levels are per
+    100 signers of the area, and an empty level is not watched."""
+
+    watch_days: Annotated[int, Field(ge=1)] = Field(
+        28, description="days from each planned go-live (the go-live day is day 1) it watches"
+    )
+    overdue_critical: NonNeg | None = Field(
+        None, description="critical results unsigned past the critical threshold, at day's end"
+    )
+    overdue_abnormal: NonNeg | None = Field(
+        None, description="abnormal results unsigned and older than abnormal_age_hours"
+    )
+    abnormal_age_hours: Positive = Field(72.0, description="age at which overdue_abnormal counts")
+    backlog_growth_3d: NonNeg | None = Field(
+        None, description="growth of the end-of-day backlog over the last three days"
+    )
+
+
 class Sweep(Strict):
     """Variants generated from parameter lists: a full grid and/or zipped lists."""
 
@@ -368,6 +388,7 @@ class Scenario(Strict):
         "distribution's parameters per replication from its range (sim.sampling.uncertainty)"
     )
     kpi_thresholds: dict[str, float] = Field(default_factory=dict)
+    stop_rule: StopRule = Field(default_factory=StopRule)
     workload_streams: list[WorkloadStreamRef] = Field(
         default_factory=list, description="extension workload streams (sim.extensions)"
     )
