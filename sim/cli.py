@@ -410,10 +410,12 @@ def run(
     console.print(str(folder.path))
 
 
-def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
+def _write_report(
+    run_dir: Path, baseline: str | None = None, other_uncertainty: Path | None = None
+) -> Path:
     from sim.report import write_report
 
-    path = write_report(run_dir, baseline)
+    path = write_report(run_dir, baseline, other_uncertainty)
     err.print(f"report: {path}", markup=False)
     return path
 
@@ -582,13 +584,20 @@ def report_command(
     baseline: Annotated[
         str | None, typer.Option(help="Variant to compare against (default: the first).")
     ] = None,
+    other_uncertainty: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run of the same variants with parameter uncertainty switched the other "
+            "way: the report shows the key KPIs' interval widths in both."
+        ),
+    ] = None,
 ) -> None:
     """Write report.html (one self-contained file) and chart PNGs into a run folder.
 
     The last line printed is the report's path.
     """
     with _errors():
-        path = _write_report(run_dir, baseline)
+        path = _write_report(run_dir, baseline, other_uncertainty)
     console.print(str(path))
 
 
