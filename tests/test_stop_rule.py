@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sim.compare import stop_rule_summaries
+from sim.experiment.stopping import run_acting_on_stop_rule
 from sim.metrics.signals import _overdue_at_day_ends, signals, stop_rule
 from sim.metrics.tables import tabulate
 from sim.model.replication import run_replication
@@ -124,3 +125,30 @@ def test_no_cutover_region_never_trips_with_default_levels():
         row, days = _trip(sc, r)
         assert days["watched"].any()
         assert not row["tripped"], (r, row.to_dict())
+
+
+def test_acting_on_the_rule_rolls_the_area_back_the_next_day():
+    """The overload again, now with the region rolling the area back when the rule trips:
+    the second pass carries a rollback from the day after the trip, the trip is reported
+    with the action, and the backlog at the horizon's end is smaller than without acting."""
+    overload = [
+        "policies.coexistence_window_days=0",
+        "staffing.learning_curve.initial_multiplier=10",
+        "staffing.learning_curve.time_constant_days=60",
+        "horizon.end=2022-04-30",
+    ]
+    sc = load_scenario(TINY, overrides=overload)
+    acting = load_scenario(TINY, overrides=[*overload, "stop_rule.on_trip=rollback"])
+    _, tables0, watch0 = run_acting_on_stop_rule(sc, 0, 11)
+    rep, tables, watch = run_acting_on_stop_rule(acting, 0, 11)
+    trip = watch["stop_rule"].iloc[0]
+    assert trip["acted"] == "rollback" and watch0["stop_rule"].iloc[0]["acted"] == "none"
+    assert trip["first_date"] == watch0["stop_rule"].iloc[0]["first_date"]  # same first pass
+    event = rep.scenario.model.events[-1]
+    assert event.type == "rollback" and event.areas == ["south"]
+    assert event.date == pd.Timestamp(trip["first_date"]).date() + pd.Timedelta(days=1)
+    last = tables.site_days["date"] == tables.site_days["date"].max()
+    last0 = tables0.site_days["date"] == tables0.site_days["date"].max()
+    assert (
+        tables.site_days.loc[last, "backlog"].sum() < tables0.site_days.loc[last0, "backlog"].sum()
+    )

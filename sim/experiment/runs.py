@@ -37,11 +37,9 @@ import pandas as pd
 
 from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder, RunFolderError, environment
+from sim.experiment.stopping import run_acting_on_stop_rule
 from sim.metrics.kpis import thresholds
-from sim.metrics.signals import signals
 from sim.metrics.summary import summarise
-from sim.metrics.tables import tabulate
-from sim.model.replication import run_replication
 from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
 
 MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
@@ -180,10 +178,11 @@ def run_block(block: Block) -> BlockResult:
     parts: dict[str, list[pd.DataFrame]] = {}
     for r in block.replications:
         for name, sc in block.scenarios.items():
-            rep = run_replication(sc, r, block.root_seed)
-            tables = tabulate(rep, with_results=block.per_result)
+            # the replication, and its second pass if the stop rule trips and the scenario
+            # acts on it; with the command-centre signals and the stop rule's verdict
+            rep, tables, watch = run_acting_on_stop_rule(sc, r, block.root_seed, block.per_result)
             summary = summarise(tables, detail=block.detail)
-            summary.update(signals(rep, tables.site_days))  # command-centre signals, stop rule
+            summary.update(watch)
             if block.per_result:
                 summary["results"] = tables.results
             del rep, tables

@@ -318,6 +318,11 @@ class StopRule(Strict):
     backlog_growth_3d: NonNeg | None = Field(
         None, description="growth of the end-of-day backlog over the last three days"
     )
+    on_trip: Literal["none", "pause", "rollback"] = Field(
+        "none",
+        description="what the region does from the day after the rule trips, in the area "
+        "where it tripped: nothing, pause its go-lives not yet made, or roll it back",
+    )
 
 
 class Sweep(Strict):
