@@ -152,3 +152,10 @@ def test_acting_on_the_rule_rolls_the_area_back_the_next_day():
     assert (
         tables.site_days.loc[last, "backlog"].sum() < tables0.site_days.loc[last0, "backlog"].sum()
     )
+
+
+def test_the_2024_scenario_has_the_same_levels_as_the_plan():
+    """No level of as-happened-2024 is set to make its rule trip: they are fvm-2020's."""
+    happened = load_scenario(ROOT / "scenarios" / "as-happened-2024.yaml").model.stop_rule
+    assert happened == load_scenario(FVM).model.stop_rule
+    assert happened.on_trip == "none"
