@@ -812,6 +812,63 @@ def schedule_chart(source: Run | LoadedScenario, variant: str | None = None) -> 
     return fig
 
 
+# ------------------------------------------------------------------------------ signals
+
+WATCHED = {
+    "overdue_critical_per_100": ("overdue critical results", "overdue_critical"),
+    "overdue_abnormal_per_100": ("overdue abnormal results", "overdue_abnormal"),
+    "backlog_growth_3d_per_100": ("backlog growth over 3 days", "backlog_growth_3d"),
+    "overtime_hours": ("overtime hours (no level)", None),
+}
+
+
+@styled
+def signals_chart(run: Run) -> Figure:
+    """What a command centre sees after each go-live, per area and day: the median over
+    replications of each stop-rule signal (per 100 signers of the area), with the stop
+    rule's level as a dashed line; a panel per signal, a column per variant, a line per
+    area. Days the rule does not watch are left blank."""
+    run = load_run(run)
+    if "area_days" not in RunFolder.open(run.path).tables():
+        fig = _figure(11, 2)
+        _message(fig, "This run has no command-centre signals (it predates the stop rule).")
+        return fig
+    days = run.table("area_days")
+    variants = run.variants
+    fig = _figure(4.2 * len(variants) + 1.5, 2.3 * len(WATCHED) + 1)
+    axes = np.atleast_2d(fig.subplots(len(WATCHED), len(variants), sharex="col", squeeze=False))
+    for j, v in enumerate(variants):
+        rule = run.scenarios[v].model.stop_rule
+        mine = days[(days["variant"] == v) & days["watched"]]
+        for i, (column, (label, level_name)) in enumerate(WATCHED.items()):
+            ax = axes[i, j]
+            for k, (area, rows) in enumerate(mine.groupby("area", sort=True)):
+                median = rows.groupby("date")[column].median()
+                full = median.reindex(pd.date_range(median.index.min(), median.index.max()))
+                ax.plot(full.index, full.to_numpy(), lw=1.1, color=PALETTE[k % len(PALETTE)],
+                        label=str(area), gid=f"signal:{v}:{column}:{area}")  # fmt: skip
+            level = getattr(rule, level_name) if level_name else None
+            if level is not None:
+                ax.axhline(level, color="#C00000", lw=1, ls=(0, (5, 3)), gid=f"level:{v}:{column}")
+            ax.set_title(f"{v}: {label}" if i == 0 else label, fontsize=9, loc="left")
+            if j == 0:
+                ax.set_ylabel("per 100 signers" if level_name else "hours")
+            _thousands(ax)
+        axes[-1, j].xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%Y"))
+        axes[-1, j].tick_params(axis="x", labelsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="#C00000", lw=1, ls=(0, (5, 3))))
+    labels.append("stop-rule level")
+    fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 6))
+    _footnote(
+        fig,
+        "Median over replications of each area's end-of-day count on the days the stop rule "
+        "watches (from each planned go-live); the rule trips when a signal exceeds its level.",
+        run.caption(),
+    )
+    return fig
+
+
 # ------------------------------------------------------------------------------ output
 
 # Name -> (chart, caption for a report): the order a reader meets them in.
@@ -846,6 +903,10 @@ CHARTS: dict[str, tuple[Callable[[RunData], Figure], str]] = {
     "staff-hours": (
         staff_hours_chart,
         "Where staff time goes each week, by activity, and how much of it is overtime.",
+    ),
+    "signals": (
+        signals_chart,
+        "What a command centre sees after each go-live, per area, with the stop rule's levels.",
     ),
 }
 

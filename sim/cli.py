@@ -532,6 +532,14 @@ def run(
         int,
         typer.Option(min=2, help="Most replications.", rich_help_panel="Replications by precision"),
     ] = 200,
+    input_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--input-uncertainty",
+            help="Draw every input distribution's parameters per replication from its "
+            "documented range (same as --set inputs.uncertainty=true).",
+        ),
+    ] = False,
 ) -> None:
     """Run replications of one or more variants and write them to a new run folder.
 
@@ -578,7 +586,7 @@ def run(
                 or (Variant(BASE_VARIANT),),
                 replications,
                 _seed(seed),
-                tuple(overrides or ()),
+                (*(overrides or ()), *(["inputs.uncertainty=true"] if input_uncertainty else [])),
                 block_size,
                 detail or per_result,
                 per_result,
@@ -618,10 +626,12 @@ def _precision_line(result) -> str:
     )
 
 
-def _write_report(run_dir: Path, baseline: str | None = None) -> Path:
+def _write_report(
+    run_dir: Path, baseline: str | None = None, other_uncertainty: Path | None = None
+) -> Path:
     from sim.report import write_report
 
-    path = write_report(run_dir, baseline)
+    path = write_report(run_dir, baseline, other_uncertainty)
     err.print(f"report: {path}", markup=False)
     return path
 
@@ -803,6 +813,15 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.warning:
             err.print(f"warning: {k.warning}", markup=False)
+
+    for variant, rule in result.stop_rule.items():
+        within = ", ".join(f"{k} d {e.mean:.0%}" for k, e in rule.within_days.items())
+        first = f", first on day {ci(rule.first_day)}" if rule.first_day.n else ""
+        console.print(
+            f"stop rule, {variant}: tripped in {pct(rule.p_trip_ci)} of replications{first}; "
+            f"P(trip within k days of a go-live): {within}",
+            soft_wrap=True,
+        )
 
 
 class SensitivityMethod(StrEnum):
@@ -1014,7 +1033,19 @@ def _print_selection(result) -> None:
 
 
 @app.command(name="report")
-def report_command(run_dir: RunArg, baseline: BaselineOpt = None) -> None:
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder.")],
+    baseline: Annotated[
+        str | None, typer.Option(help="Variant to compare against (default: the first).")
+    ] = None,
+    other_uncertainty: Annotated[
+        Path | None,
+        typer.Option(
+            help="A run of the same variants with parameter uncertainty switched the other "
+            "way: the report shows the key KPIs' interval widths in both."
+        ),
+    ] = None,
+) -> None:
     """Write report.html (one self-contained file) and chart PNGs into a run folder.
 
     A run that is not complete is reported on the blocks it has, with a warning here and in
@@ -1023,7 +1054,7 @@ def report_command(run_dir: RunArg, baseline: BaselineOpt = None) -> None:
     run_dir = _run_path(run_dir)
     with _errors():
         _warn_incomplete(run_dir)
-        path = _write_report(run_dir, baseline)
+        path = _write_report(run_dir, baseline, other_uncertainty)
     console.print(str(path))
 
 

@@ -65,6 +65,16 @@ class KpiComparison:
 
 
 @dataclass
+class StopRuleSummary:
+    """How often and how soon the stop rule tripped (:mod:`sim.metrics.signals`)."""
+
+    p_trip: float  # share of replications in which it tripped
+    p_trip_ci: Estimate  # the same share with its Wilson interval
+    first_day: Estimate  # day after go-live it first tripped, over the tripped replications
+    within_days: dict[int, Estimate]  # P(tripped by day k after go-live), Wilson intervals
+
+
+@dataclass
 class Comparison:
     run: str
     baseline: str
@@ -72,6 +82,7 @@ class Comparison:
     kpis: list[KpiComparison]
     labels: dict[str, str] = field(default_factory=dict)  # variant -> display label
     warning: str | None = None  # set when the run is not complete (see incomplete_warning)
+    stop_rule: dict[str, StopRuleSummary] = field(default_factory=dict)  # per variant
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -287,4 +298,28 @@ def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
     labels = run_labels(info)
     rows = compare_frame(kpis, baseline, present, limits, labels)
     warning = incomplete_warning(run_dir)
-    return Comparison(info["run"], baseline, reps, rows, labels, warning)
+    result = Comparison(info["run"], baseline, reps, rows, labels, warning)
+    if "stop_rule" in RunFolder.open(Path(run_dir)).tables():
+        result.stop_rule = stop_rule_summaries(frame(run_dir, "stop_rule"), present)
+    return result
+
+
+WITHIN_DAYS = (3, 7, 14, 28)
+"""The k of P(the stop rule trips within k days of a go-live) in comparisons and reports."""
+
+
+def stop_rule_summaries(trips: pd.DataFrame, variants: list[str]) -> dict[str, StopRuleSummary]:
+    """Per variant: the share of replications whose stop rule tripped, the first trip day
+    (t interval over the tripped replications) and P(trip within k days) for
+    :data:`WITHIN_DAYS` (day 1 is the go-live day)."""
+    out = {}
+    for v in variants:
+        rows = trips[trips["variant"] == v]
+        n = len(rows)
+        tripped = rows["tripped"].to_numpy(bool)
+        days = rows["first_day"].to_numpy(float)[tripped]
+        share = wilson_interval(int(tripped.sum()), n)
+        within = {k: wilson_interval(int((days <= k).sum()), n) for k in WITHIN_DAYS}
+        first = t_interval(days) if days.size else Estimate(math.nan, math.nan, math.nan, 0)
+        out[v] = StopRuleSummary(share.mean, share, first, within)
+    return out

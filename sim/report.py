@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim import attribution, charts
 from sim.compare import (
+    KEY_KPIS,
     Comparison,
     Estimate,
     compare_run,
@@ -341,12 +342,81 @@ def _stress(manifest: dict, scenario) -> str:
     return _table("", [cell.format(a, b) for a, b in rows])
 
 
+def stop_rule_section(comparison: Comparison) -> str:
+    """Per variant: how often the stop rule tripped, how soon, and P(trip within k days)."""
+    if not comparison.stop_rule:
+        return "<p>This run has no stop-rule table (it predates the stop rule).</p>"
+    ks = list(next(iter(comparison.stop_rule.values())).within_days)
+    head = "".join(f"<th>within {k} days</th>" for k in ks)
+    rows = []
+    for variant, rule in comparison.stop_rule.items():
+        first = _ci(rule.first_day) if rule.first_day.n else "never tripped"
+        cells = "".join(f"<td>{_ci(rule.within_days[k], pct=True)}</td>" for k in ks)
+        rows.append(
+            f"<tr><td class=text>{_e(variant)}</td><td>{_ci(rule.p_trip_ci, pct=True)}</td>"
+            f"<td>{first}</td>{cells}</tr>"
+        )
+    return (
+        "<p>A command centre's daily rule, per area, on the days after each planned go-live: "
+        "it trips when overdue critical results, overdue abnormal results or the growth of "
+        "the backlog over three days exceed the scenario's levels (per 100 signers; see the "
+        "signals chart). Day 1 is the go-live day; shares with Wilson 95% intervals.</p>"
+        "<table><tr><th class=text>variant</th><th>P(trips)</th>"
+        f"<th>first day it trips</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def uncertainty_section(kpis: pd.DataFrame, scenario, without: pd.DataFrame | None = None) -> str:
+    """Whether parameter uncertainty was on, and the 95% interval width of the key KPIs with
+    it and (from a run of the same variants with it off, if given) without it."""
+    on = scenario.model.input_uncertainty
+    state = (
+        "on: every replication drew each input distribution's parameters from its documented "
+        "range (triangular, mode at the library value), the same draws for every variant"
+        if on
+        else "off: every replication ran on the library's values, so the intervals carry the "
+        "dice only, not what we do not know about the inputs"
+    )
+    variants = list(dict.fromkeys(kpis["variant"]))
+    head = "<th>width in this run</th>" + (
+        "<th>width in the other run</th><th>ratio</th>" if without is not None else ""
+    )
+    rows = []
+    for name in KEY_KPIS:
+        for v in variants:
+            e = t_interval(kpis.loc[kpis["variant"] == v, name].to_numpy(float))
+            cells = f"<td>{number(e.high - e.low)}</td>"
+            if without is not None:
+                x = without.loc[without["variant"] == v, name].to_numpy(float)
+                o = t_interval(x)
+                ratio = (e.high - e.low) / (o.high - o.low) if o.high > o.low else math.nan
+                cells += f"<td>{number(o.high - o.low)}</td><td>{number(ratio)}</td>"
+            rows.append(
+                f"<tr><td class=text>{_e(KPIS[name].words())}</td>"
+                f"<td class=text>{_e(v)}</td>{cells}</tr>"
+            )
+    other = (
+        f"The other run is the same scenario and variants with uncertainty {'off' if on else 'on'}."
+        if without is not None
+        else "Pass a run of the same variants with it switched the other way "
+        "(<code>cutover report RUN --other-uncertainty RUN2</code>) to see both widths."
+    )
+    return (
+        f"<p>Parameter uncertainty was {state}. {other}</p>"
+        "<table><tr><th class=text>KPI</th><th class=text>variant</th>"
+        f"{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def _figure(fig, caption: str) -> str:
     return f"<figure>{charts.to_svg(fig)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, Path]]:
-    """The report's HTML and the PNGs written beside it."""
+def render(
+    run_dir: Path, baseline: str | None = None, other_uncertainty: Path | None = None
+) -> tuple[str, dict[str, Path]]:
+    """The report's HTML and the PNGs written beside it; ``other_uncertainty``: a run of the
+    same variants with parameter uncertainty switched the other way."""
     run = charts.load_run(run_dir)
     manifest = run.manifest
     if manifest.get("kind") in DECISIONS:
@@ -393,6 +463,7 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
         else ""
     )
     summary = summary_paragraph(kpis, manifest, comparison.baseline)
+    other = frame(other_uncertainty, "kpis") if other_uncertainty is not None else None
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -416,6 +487,10 @@ interval).</p>
 <p>Every variant ran the same replications with common random numbers, so differences are
 paired replication by replication; the unpaired interval shows what pairing buys.</p>
 {_difference_table(comparison)}
+<h2>Would the go-live have been stopped?</h2>
+{stop_rule_section(comparison)}
+<h2>What we do not know: parameter uncertainty</h2>
+{uncertainty_section(kpis, scenario, other)}
 <h2>Assumptions and their sources</h2>
 {_assumptions(scenario)}
 <h2>Model reporting (STRESS-DES)</h2>
@@ -488,10 +563,12 @@ def render_decision(run: charts.RunData) -> tuple[str, dict[str, Path]]:
     return page, {kind: png}
 
 
-def write_report(run_dir: str | Path, baseline: str | None = None) -> Path:
+def write_report(
+    run_dir: str | Path, baseline: str | None = None, other_uncertainty: Path | None = None
+) -> Path:
     """Write ``report.html`` (atomically) and the chart PNGs into the run folder."""
     run_dir = Path(run_dir)
-    page, _ = render(run_dir, baseline)
+    page, _ = render(run_dir, baseline, other_uncertainty)
     target = run_dir / REPORT
     fd, tmp = tempfile.mkstemp(prefix=f".{REPORT}.", suffix=".tmp", dir=run_dir)
     try:

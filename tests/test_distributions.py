@@ -392,7 +392,7 @@ def test_library_entries_parse_and_are_documented() -> None:
 
 def _used_names(sc) -> set[str]:
     s = sc.model
-    names = set(s.inputs.values()) | set(sc.sources.values())
+    names = set(s.input_roles.values()) | set(sc.sources.values())
     names |= {c.turnaround for c in s.test_categories}
     names |= {site.orders_per_day for site in s.sites if isinstance(site.orders_per_day, str)}
     for kind in s.site_kinds.values():

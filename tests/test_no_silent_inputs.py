@@ -18,6 +18,9 @@ import pytest
 from pydantic import BaseModel
 
 import sim
+from sim.metrics.signals import signals
+from sim.metrics.tables import tabulate
+from sim.model.replication import run_replication
 from sim.scenario.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +86,12 @@ def _candidates(value: Any) -> list[Any]:
 
 
 def _fingerprint(sc: sim.LoadedScenario) -> list[pd.DataFrame]:
-    t = sim.run_one(sc, 0, 5)
-    return [t.site_days, t.lab_days, t.locks, pd.DataFrame([t.kpis])]
+    """The replication's tables, and the command-centre signals and stop rule read from
+    them (where the ``stop_rule`` levels act)."""
+    rep = run_replication(sc, 0, 5)
+    t = tabulate(rep)
+    watch = signals(rep, t.site_days)
+    return [t.site_days, t.lab_days, t.locks, pd.DataFrame([t.kpis]), *watch.values()]
 
 
 def _same(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> bool:

@@ -142,3 +142,34 @@ def test_report_renders_offline_in_headless_chromium(run_dir):
     assert "window-" in summary
     assert above and "against no cutover" in headline and "window-2w" in headline
     assert (run_dir / "report-screenshot.png").stat().st_size > 10_000
+
+
+def test_report_says_how_often_the_stop_rule_tripped_and_whether_uncertainty_was_on(run_dir):
+    html = (run_dir / "report.html").read_text()
+    section = html[html.index("Would the go-live have been stopped?") :]
+    assert "P(trips)" in section and "within 7 days" in section
+    assert "Parameter uncertainty was off" in html
+    # the signals chart draws every stop-rule level as a line
+    assert 'id="level:window-2w:overdue_critical_per_100"' in html
+
+
+def test_report_compares_interval_widths_with_another_run(run_dir, tmp_path):
+    from sim.report import render
+
+    page, _ = render(run_dir, other_uncertainty=run_dir)
+    assert "width in the other run" in page
+    assert ">1.0</td>" in page  # the same run on both sides: every ratio is one
+
+
+def test_compare_json_gives_the_stop_rule_per_variant(run_dir):
+    import json
+
+    result = CliRunner().invoke(app, ["compare", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    rules = json.loads(result.output)["stop_rule"]
+    assert set(rules) == {"window-2w", "window-4w"}
+    for rule in rules.values():
+        assert 0.0 <= rule["p_trip"] <= 1.0
+        assert set(rule["first_day"]) == {"mean", "low", "high", "n"}
+        tripped = round(rule["p_trip"] * 4)
+        assert rule["first_day"]["n"] == tripped

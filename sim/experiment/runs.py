@@ -37,13 +37,12 @@ import pandas as pd
 
 from sim.experiment.errors import ExperimentError
 from sim.experiment.runfolder import RunFolder, RunFolderError, RunFolderWriteError, environment
+from sim.experiment.stopping import run_acting_on_stop_rule
 from sim.experiment.twin import TWIN, no_cutover
 from sim.extensions import load_plugins
 from sim.metrics.excess import UnitDays, add_excess, breakdown, time_to_sign, unit_days
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
-from sim.metrics.tables import tabulate
-from sim.model.replication import run_replication
 from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, variant_patches
 
 MAX_BLOCK = 4  # replications per block: small enough that an interruption loses little
@@ -228,11 +227,14 @@ def _replicate(
     sc: LoadedScenario, r: int, block: Block, twin_days: UnitDays | None, is_twin: bool = False
 ) -> tuple[dict[str, pd.DataFrame], UnitDays]:
     """One replication's summary tables, with its breakdown against the twin's unit-days
-    (``twin_days``, or its own if it is the twin; no excess without a twin) and its
-    time-to-sign distribution; and its unit-days, for the twin to hand to the variants."""
-    rep = run_replication(sc, r, block.root_seed)
-    tables = tabulate(rep, with_results=block.per_result)
+    (``twin_days``, or its own if it is the twin; no excess without a twin), its time-to-sign
+    distribution and its stop-rule signals; and its unit-days, for the twin to hand to the
+    variants."""
+    # the replication, and its second pass if the stop rule trips and the scenario acts on it;
+    # with the command-centre signals and the stop rule's verdict
+    rep, tables, watch = run_acting_on_stop_rule(sc, r, block.root_seed, block.per_result)
     summary = summarise(tables, detail=block.detail)
+    summary.update(watch)
     days = unit_days(rep, tables)
     summary["breakdown"] = breakdown(days, days if is_twin else twin_days)
     summary["time_to_sign"] = time_to_sign(rep)

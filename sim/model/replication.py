@@ -53,6 +53,7 @@ from sim.model.workload import (
 )
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
+from sim.scenario.drawn import for_replication
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.schedule import build_schedule
 from sim.schedule.timeline import Timeline
@@ -86,6 +87,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     """Draw everything that does not interact and set up the signer pools."""
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
+    sc = for_replication(sc, replication, seed)  # parameter uncertainty, if switched on
+    s = sc.model
     cal = Calendar(s.horizon.start, s.horizon.end)
     tl = build_schedule(sc).timeline(cal)
     streams = Streams(seed, replication)

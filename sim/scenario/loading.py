@@ -530,7 +530,7 @@ def check_references(s: Scenario, doc: Doc, library: dict[str, Any]) -> list[Dia
             r.check(area_id, areas, "area", ("events", i, "areas", j))
         if ev.system:
             r.check(ev.system, systems, "legacy system", ("events", i, "system"))
-    for role, name in s.inputs.items():
+    for role, name in s.input_roles.items():
         r.check(role, INPUT_ROLES, "input role", ("inputs", role))
         r.check(name, library, "distribution", ("inputs", role))
     for role in INPUT_ROLES:

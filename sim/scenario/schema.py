@@ -300,6 +300,31 @@ class Migration(Strict):
     reserve_number_days_after_go_live: Positive = 7.0
 
 
+class StopRule(Strict):
+    """A command centre's daily stop rule, per area, after each planned go-live
+    (:mod:`sim.metrics.signals`): it trips when any signal exceeds its level; levels are per
+    100 signers of the area, and an empty level is not watched."""
+
+    watch_days: Annotated[int, Field(ge=1)] = Field(
+        28, description="days from each planned go-live (the go-live day is day 1) it watches"
+    )
+    overdue_critical: NonNeg | None = Field(
+        None, description="critical results unsigned past the critical threshold, at day's end"
+    )
+    overdue_abnormal: NonNeg | None = Field(
+        None, description="abnormal results unsigned and older than abnormal_age_hours"
+    )
+    abnormal_age_hours: Positive = Field(72.0, description="age at which overdue_abnormal counts")
+    backlog_growth_3d: NonNeg | None = Field(
+        None, description="growth of the end-of-day backlog over the last three days"
+    )
+    on_trip: Literal["none", "pause", "rollback"] = Field(
+        "none",
+        description="what the region does from the day after the rule trips, in the area "
+        "where it tripped: nothing, pause its go-lives not yet made, or roll it back",
+    )
+
+
 class Sweep(Strict):
     """Variants generated from parameter lists: a full grid and/or zipped lists."""
 
@@ -316,6 +341,9 @@ class Sweep(Strict):
                 raise ValueError(f"{name}: empty list of values")
         return self
 
+
+UNCERTAINTY = "uncertainty"
+"""The key of ``inputs`` that switches parameter uncertainty on (not an input role)."""
 
 INPUT_ROLES: dict[str, str] = {
     "review_time": "signing a normal result (seconds)",
@@ -360,13 +388,37 @@ class Scenario(Strict):
     policies: Policies = Field(default_factory=Policies)
     staffing: Staffing = Field(default_factory=Staffing)
     migration: Migration = Field(default_factory=Migration)
-    inputs: dict[str, DistRef] = Field(description="input role -> distribution name")
+    inputs: dict[str, DistRef | bool] = Field(
+        description="input role -> distribution name; and 'uncertainty: true' to draw every "
+        "distribution's parameters per replication from its range (sim.sampling.uncertainty)"
+    )
     kpi_thresholds: dict[str, float] = Field(default_factory=dict)
+    stop_rule: StopRule = Field(default_factory=StopRule)
     workload_streams: list[WorkloadStreamRef] = Field(
         default_factory=list, description="extension workload streams (sim.extensions)"
     )
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sweep: Sweep | None = None
+
+    @field_validator("inputs")
+    @classmethod
+    def _uncertainty_switch(cls, inputs: dict[str, str | bool]) -> dict[str, str | bool]:
+        """Only the key 'uncertainty' is a switch; every other key binds a distribution."""
+        for key, value in inputs.items():
+            if (key == UNCERTAINTY) != isinstance(value, bool):
+                what = "true or false" if key == UNCERTAINTY else "a distribution name"
+                raise ValueError(f"inputs.{key} must be {what}, got {value!r}")
+        return inputs
+
+    @property
+    def input_uncertainty(self) -> bool:
+        """Whether each replication draws the distributions' parameters from their ranges."""
+        return bool(self.inputs.get(UNCERTAINTY, False))
+
+    @property
+    def input_roles(self) -> dict[str, str]:
+        """Input role -> distribution name (``inputs`` without the uncertainty switch)."""
+        return {k: v for k, v in self.inputs.items() if k != UNCERTAINTY}
 
     @field_validator("test_categories")
     @classmethod
