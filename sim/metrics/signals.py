@@ -152,5 +152,7 @@ def signals(rep: Replication, site_days: pd.DataFrame) -> dict[str, pd.DataFrame
 def _week_before(days: pd.DataFrame) -> pd.Series:
     """The seven days before an area's first go-live in the horizon."""
     first = days[days["day"] == 1].groupby("area")["date"].min()
+    if first.empty:  # no go-live in the horizon (the no-cutover twin, say)
+        return pd.Series(False, index=days.index)
     start = days["area"].map(first)
     return (days["date"] < start) & (days["date"] >= start - pd.Timedelta(days=7))
