@@ -34,6 +34,7 @@ class KpiInputs:
     backlog_days: np.ndarray  # unsigned results over all units at the end of each day
     reroute_hours: float  # central reroute queue
     workload_left_hours: float  # scheduled work still undone at the horizon's end
+    failed_calls: float = 0.0  # the lab's calls for critical results that reached nobody
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,15 @@ KPIS: dict[str, Kpi] = {
             compute=lambda x: x.workload_left_hours,
             threshold=100,
             label="hours of cutover work left undone",
+        ),
+        Kpi(
+            "failed_critical_calls",
+            "calls",
+            "the lab's first phone call for a critical result that reached nobody (unit closed, "
+            "no duty doctor); the lab calls again when the unit opens",
+            compute=lambda x: x.failed_calls,
+            threshold=1,
+            label="failed calls for critical results",
         ),
     ]
 }
