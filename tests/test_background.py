@@ -102,6 +102,11 @@ def test_calls_reach_the_open_unit_or_its_duty_doctor_else_fail_and_retry():
     # Without on-call, Easter Saturday's call fails and waits for Tuesday 08:00.
     bare = phone.place_calls(phone.reachable_windows(CAL, _kind(None)), calls[2:3], 1e9)
     assert bare.failed[0] and bare.reached[0] == _at(dt.date(2022, 4, 19), 8)
+    # An out-of-hours doctor takes every call the unit cannot.
+    after = _kind(OnCall(phone_after_hours=True))
+    reached = phone.place_calls(phone.reachable_windows(CAL, after), calls, CAL.horizon_minutes)
+    np.testing.assert_array_equal(reached.reached, calls)
+    assert not reached.failed.any()
     # A kind open around the clock is one window: every call is reached at once.
     always = _kind(None, session_days="all", order_hours=(0, 24))
     w = phone.reachable_windows(CAL, always)

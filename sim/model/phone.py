@@ -2,12 +2,14 @@
 
 A lab phones each critical result to the ordering unit ``policies.critical_calls.delay_minutes``
 after it is ready (CAP Q-Probes: median 4 minutes from result to call). The call reaches
-someone if the unit is open then (a session day of its kind, inside its ``order_hours``) or a
-duty doctor answers for it (:mod:`sim.model.oncall`). A call that reaches nobody is a
-*failed call*, counted on its own (KPI ``failed_critical_calls``); the lab tries again when the
-unit next opens or its duty starts, and that call is the result's safety action. A call that
-reaches someone costs the receiving clinician ``talk_minutes`` (ledger activity
-``critical_calls``). Either way the result still has to be signed in its inbox.
+someone if the unit is open then (a session day of its kind, inside its ``order_hours``), a
+duty doctor answers for it over a long closure (:mod:`sim.model.oncall`), or its kind has an
+out-of-hours doctor who takes the lab's calls whenever it is closed
+(``on_call.phone_after_hours``, as the lab passes results to an out-of-hours service). A call
+that reaches nobody is a *failed call*, counted on its own (KPI ``failed_critical_calls``); the
+lab tries again when the unit next opens or its duty starts, and that call is the result's
+safety action. A call that reaches someone costs the receiving clinician ``talk_minutes``
+(ledger activity ``critical_calls``). Either way the result still has to be signed in its inbox.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ class Calls:
 
 def reachable_windows(cal: Calendar, kind: SiteKind) -> np.ndarray:
     """(k, 2) sorted, disjoint [start, end) minutes in which a call to a unit of ``kind``
-    reaches someone: its opening hours, and its duty days."""
+    reaches someone: its opening hours, and its duty days (all the time, with an out-of-hours
+    doctor)."""
+    if kind.on_call is not None and kind.on_call.phone_after_hours:
+        return np.array([[0.0, float(cal.horizon_minutes)]])
     h0, h1 = kind.order_hours
     opening = cal.session_windows([(f"{h0:02d}:00", (h1 - h0) * 60)], kind.session_days)
     windows = np.concatenate([opening, duty_windows(cal, kind)]) if len(opening) else opening

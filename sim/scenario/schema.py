@@ -152,6 +152,11 @@ class OnCall(Strict):
     review_minutes: sourced(Positive, "min") = Field(
         3.0, description="duty doctor's minutes per abnormal result reviewed"
     )
+    phone_after_hours: bool = Field(
+        False,
+        description="an out-of-hours doctor also takes the lab's calls whenever the unit is "
+        "closed (evenings, ordinary weekends)",
+    )
 
 
 class CriticalCalls(Strict):
