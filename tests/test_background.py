@@ -18,8 +18,11 @@ from scipy import stats
 from sim.metrics.lateness import WorkingClock
 from sim.metrics.tables import late_flags, tabulate
 from sim.model import oncall, phone
+from sim.model.demand import mean_minutes
+from sim.model.ledger import WORKLOAD
 from sim.model.replication import run_replication
 from sim.model.units import vary_units
+from sim.model.workload import daily_workload, plan_backwards
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
 from sim.scenario.loading import load_scenario, with_changes
@@ -281,3 +284,44 @@ def test_cover_from_the_first_day_makes_absence_no_reason_to_be_late():
     assert a_on <= stats.binom.ppf(0.99, n_on, 2 * share), (a_on, n_on)
     frac = lambda runs: np.array([a / n if n else 0.0 for a, n in runs])  # noqa: E731
     assert _ci(frac(runs_off) - frac(runs_on))[0] > 0
+
+
+def test_migration_is_planned_backwards_and_what_does_not_fit_spills_over():
+    out = np.zeros(10)
+    days = np.array([2, 3, 4, 5])
+    # 100 minutes, 30 a day at most: days 5, 4, 3 take 30 each, day 2 the last 10.
+    assert plan_backwards(100.0, days, np.full(4, 30.0), out) == 0.0
+    np.testing.assert_array_equal(out[2:6], [10, 30, 30, 30])
+    # 150 minutes into 4 x 30: 30 spill over.
+    out[:] = 0
+    assert plan_backwards(150.0, days, np.full(4, 30.0), out) == 30.0
+    assert out.sum() == 120.0
+
+
+def test_spillover_kpi_is_the_migration_that_does_not_fit_before_go_live():
+    # tiny's health centres: 5 signers x 60 session minutes x 0.25 workload share x 0.92
+    # present x 0.9 (training) = 62.1 minutes a working day at most, over the 21 days before
+    # go-live (15 working days), less 6 validation hours over the last week's working days.
+    sc = load_scenario(ROOT / "scenarios" / "tiny.yaml")
+    cal = Calendar(sc.model.horizon.start, sc.model.horizon.end)
+    tl = build_schedule(sc).timeline(cal)
+    workload, spill = daily_workload(sc, cal, tl)
+    mig = WORKLOAD.index("migration")
+    per_row = mean_minutes(sc.library[sc.model.inputs["manual_migration_time"]])
+    m = sc.model.migration
+    rows = sum(
+        x.rows_per_site for x in m.info_sets
+        if not x.machine_migrated or x.rows_per_site < m.breakpoint_rows
+    )  # fmt: skip
+    total = 0.0
+    for i, u in enumerate(tl.units):
+        g = cal.day_index(tl.go_live[i])
+        before = workload[mig, i, max(0, g - 21) : g].sum()
+        total += rows * per_row - before
+        if u.kind == "health_centre":
+            cap = 5 * 60 * 0.25 * (1 - 0.08) * (1 - 16 / 160)
+            assert workload[mig, i, max(0, g - 21) : g].max() <= cap + 1e-9
+    assert spill == pytest.approx(total)
+    assert tabulate(run_replication(sc, 0)).kpis["migration_spillover_hours"] == pytest.approx(
+        spill / 60
+    )

@@ -33,6 +33,7 @@ def _inputs() -> KpiInputs:
         reroute_hours=2.5,
         workload_left_hours=1.25,
         failed_calls=3.0,
+        spillover_hours=0.75,
     )
 
 
@@ -48,6 +49,7 @@ def _inputs() -> KpiInputs:
         ("extra_staff_hours", 4.0 * len(EXTRA) + 2.5),
         ("unfinished_workload_hours", 1.25),
         ("failed_critical_calls", 3.0),
+        ("migration_spillover_hours", 0.75),
     ],
 )
 def test_each_kpi_by_hand(name, expected):

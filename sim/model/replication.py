@@ -82,6 +82,7 @@ class Replication:
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
+    spillover_minutes: float = 0.0  # manual migration that did not fit before go-live
     # per result: a phone call or on-call review before signing (nan: none); first call failed
     action_time: np.ndarray | None = None
     failed_call: np.ndarray | None = None
@@ -208,7 +209,7 @@ def simulate(rep: Replication) -> Replication:
     sc, cal, tl, it = rep.scenario, rep.calendar, rep.timeline, rep.items
     s = sc.model
     env = simpy.Environment()
-    workload = daily_workload(sc, cal, tl)
+    workload, rep.spillover_minutes = daily_workload(sc, cal, tl)
     add_extension_workload(sc, cal, tl, workload)
     add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
     pool_of_kind = rep.pools
