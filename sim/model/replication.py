@@ -116,6 +116,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
     pools = {}
+    groups = list(dict.fromkeys(u.group for u in tl.units))
+    site_of_unit = np.array([groups.index(u.group) for u in tl.units])
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
         members = np.flatnonzero(pool_of_unit == k)
@@ -137,6 +139,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
             cover_after_days=_cover_after(sc, kind_id),
+            signer_site=site_of_unit[signer_unit],
         )
         pools[kind_id] = SignerPool(
             cfg, items, attrs, _items_of_units(bounds, members), state, unready_injected
