@@ -58,15 +58,17 @@ def effective_times(
     cal: Calendar,
     working_unit: np.ndarray,
     unit: np.ndarray,
+    abnormal: np.ndarray,
     critical: np.ndarray,
     ready: np.ndarray,
     acted: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, WorkingClock | None, np.ndarray]:
     """Ready and acted-on times on each result's clock (``acted``: nan is never), and which
-    results run on the working-day clock. Pass them as calendar times to the late test."""
+    results run on the working-day clock (abnormal, not critical, of a ``working_unit``: only
+    abnormal results can be late). Pass them as calendar times to the late test."""
     horizon = cal.horizon_minutes
     acted = np.where(np.isnan(acted), horizon, acted)
-    on_work = working_unit[unit] & ~critical
+    on_work = working_unit[unit] & abnormal & ~critical
     if not on_work.any():
         return ready, acted, None, on_work
     clock = WorkingClock(cal)

@@ -46,7 +46,7 @@ def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     if rep.action_time is not None:
         acted = np.fmin(acted, rep.action_time)
     ready, acted, clock, on_work = effective_times(
-        rep.calendar, working, o.unit, o.critical, rep.lab_ready, acted
+        rep.calendar, working, o.unit, o.abnormal, o.critical, rep.lab_ready, acted
     )
     late = _late(
         o.unit,

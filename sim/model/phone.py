@@ -82,11 +82,12 @@ def critical_calls(
     horizon: float,
 ) -> Calls:
     """The lab's calls for every result (``windows`` per kind index, ``unit_kind`` per unit)."""
-    call = np.where(critical & np.isfinite(ready), ready + cfg.delay_minutes, np.nan)
     out = Calls(np.full(len(ready), np.nan), np.zeros(len(ready), dtype=bool))
-    kind_of = unit_kind[unit]
+    phoned = np.flatnonzero(critical & np.isfinite(ready))  # a few percent of the results
+    call = ready[phoned] + cfg.delay_minutes
+    kind_of = unit_kind[unit[phoned]]
     for k, w in enumerate(windows):
-        mine = np.flatnonzero((kind_of == k) & ~np.isnan(call))
+        mine = kind_of == k
         part = place_calls(w, call[mine], horizon)
-        out.reached[mine], out.failed[mine] = part.reached, part.failed
+        out.reached[phoned[mine]], out.failed[phoned[mine]] = part.reached, part.failed
     return out

@@ -57,13 +57,12 @@ def safety_actions(
         failed = calls.failed
         action = np.fmin(action, calls.reached)
         _book(pools, tl, cal, unit, calls.reached, cfg.talk_minutes, "critical_calls")
-    kind_of = unit_kind[unit]
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
         rounds = oncall.review_times(cal, kind)
         if not rounds.size:
             continue
-        mine = np.flatnonzero((kind_of == k) & abnormal)
+        mine = np.flatnonzero((unit_kind == k)[unit] & abnormal)
         first = np.fmin(signed[mine], action[mine])
         reviewed = oncall.reviews(rounds, ready[mine], first, horizon)
         action[mine] = np.fmin(action[mine], reviewed)
