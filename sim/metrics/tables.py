@@ -406,7 +406,7 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
         reroute_hours=rep.reroute_minutes / 60.0,
         workload_left_hours=rep.workload_left_minutes / 60.0,
         failed_calls=float(rep.failed_call.sum()) if rep.failed_call is not None else 0.0,
-        spillover_hours=rep.spillover_minutes / 60.0,
+        spillover_hours=float(rep.spillover_minutes) / 60.0,
     )
     return {name: kpi.compute(inputs) for name, kpi in KPIS.items()}
 

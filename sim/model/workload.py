@@ -115,7 +115,7 @@ def daily_workload(sc: LoadedScenario, cal: Calendar, tl: Timeline) -> tuple[np.
         per_number = mean_minutes(role_spec(sc, u.kind, "reserve_number_time"))
         span = _days(g, cal.n_days, 0, mig.reserve_number_days_after_go_live)
         _spread(mig.reserve_numbers_per_site * per_number, span, working, out[c_res, i])
-    return out, spill
+    return out, float(spill)
 
 
 def add_extension_workload(
