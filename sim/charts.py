@@ -219,8 +219,9 @@ def _message(fig: Figure, text: str) -> None:
 
 
 def _go_lives(sc: LoadedScenario) -> list[dt.date]:
-    """The distinct EHR go-live dates of a scenario: its stages."""
-    return sorted(set(timeline_frame(sc)["ehr_go_live"]))
+    """The distinct EHR go-live dates of a scenario: its stages (a go-live paused for good
+    has none)."""
+    return sorted({d for d in timeline_frame(sc)["ehr_go_live"] if d is not None})
 
 
 # ------------------------------------------------------------------------------ 1. fan chart
@@ -700,7 +701,7 @@ def _schedule_marks(colour: str) -> list[tuple[str, str, float, dict[str, Any]]]
 def schedule_chart(source: Run | LoadedScenario, variant: str | None = None) -> Figure:
     """The switch schedule per site: dual-system window as a bar, switches and locks as marks.
 
-    Drawn from :func:`sim.timeline.timeline_frame`, the dates the model runs on; from a run it
+    Drawn from :func:`sim.schedule.table.timeline_frame`, the dates the model runs on; from a run it
     shows ``variant`` (default: the first), or a scenario loaded in a notebook as it is.
     """
     if isinstance(source, LoadedScenario):

@@ -65,6 +65,7 @@ def test_two_local_workers_give_bit_identical_tables(straight, tmp_path):
     assert len(workers) >= 1 and all(str(os.getpid()) not in w for w in workers)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_bit_identical_tables(straight, tmp_path):
     with executor_for("dask", 2) as ex:
         folder = run_experiment(_plan(), tmp_path, ex)
@@ -154,6 +155,7 @@ def test_variants_face_the_same_demand(tmp_path):
     assert (kpis["window-4w"] > kpis["window-2w"]).all()
 
 
+@pytest.mark.slow
 def test_paired_interval_is_narrower_than_unpaired_on_the_default_scenario(tmp_path):
     """The default scenario over its first stage (to keep the test short): pairing by
     replication removes the demand noise both variants share."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim.metrics.tables import coexistence_odds_ratio
 from sim.model.replication import run_replication
@@ -23,6 +24,7 @@ from sim.scenario.loading import load_scenario
 FVM = Path(__file__).resolve().parent.parent / "scenarios" / "fvm-2020.yaml"
 
 
+@pytest.mark.slow
 def test_coexistence_raises_the_odds_of_a_late_abnormal_result():
     sc = load_scenario(FVM, overrides=["horizon.end=2022-07-31"])
     counts = np.zeros(4)

@@ -97,6 +97,7 @@ def test_cli_report_prints_the_path_last(run_dir):
     assert result.stdout.strip().splitlines()[-1] == str(run_dir / "report.html")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
 def test_report_renders_offline_in_headless_chromium(run_dir):
     from playwright.sync_api import sync_playwright

@@ -46,7 +46,7 @@ from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence
 from sim.model.units import vary_units
-from sim.model.watches import fill_items, watch_results
+from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
 from sim.model.workload import (
     add_back_entry,
     add_extension_workload,
@@ -177,19 +177,18 @@ def _draw_items(
     ready, lid_lost = result_times(sc, cal, tl, orders, inputs)
     matched = lid_lost | (orders.paper & (inputs.match_u < pol.paper_matching_error_share))
     ready[matched] += draw_for(sc, tl, streams, orders, "manual_matching_delay", matched)
-    n_res = len(orders)
-    legacy, chase = np.empty(n_res, bool), np.empty(n_res, bool)
-    after_lock = np.empty(n_res, bool)
     due_minutes = np.array([c.due_hours for c in s.test_categories]) * 60
-    watch_results(
-        orders.unit, orders.time, orders.category, ready, due_minutes, tl.ros_switch, tl.rb_start,
-        tl.rb_end, tl.lock, legacy, after_lock, chase,
-    )  # fmt: skip
-    fate = lock_fates(pol.lock, tl, orders.unit, ready, after_lock)
-    n = n_res + int(np.count_nonzero(chase))
-    items = Items(unit=np.empty(n, np.int32), inbox=np.empty(n, np.int8), ready=np.empty(n))
+    times = OrderTimes(orders.unit, orders.time, ready, orders.category)
+    watched = watch(
+        times, due_minutes, UnitSwitches(tl.ros_switch, tl.rb_start, tl.rb_end, tl.lock)
+    )
+    fate = lock_fates(pol.lock, tl, orders.unit, ready, watched.after_lock)
+    n = len(orders) + int(np.count_nonzero(watched.chase))
     f32 = np.float32
-    attrs = ItemAttributes(
+    cols = ItemColumns(
+        unit=np.empty(n, np.int32),
+        inbox=np.empty(n, np.int8),
+        ready=np.empty(n),
         signer=np.empty(n, np.int32),
         urgency=np.empty(n, np.int8),
         handling=np.empty(n, f32),
@@ -197,13 +196,17 @@ def _draw_items(
         lookup_u=np.empty(n, f32),
         is_chase=np.empty(n, bool),
     )
-    fill_items(
-        orders.unit, orders.time, orders.category, orders.signer, orders.abnormal,
-        orders.critical, inputs.review, chase_minutes(sc, tl, orders, inputs, chase),
-        inputs.lookup, inputs.lookup_u, ready, legacy, fate, chase, due_minutes,
-        signer_offset.astype(np.int32), items.unit, items.inbox, items.ready, attrs.signer,
-        attrs.urgency, attrs.handling, attrs.lookup, attrs.lookup_u, attrs.is_chase,
+    results = OrderItems(
+        orders.signer, orders.abnormal, orders.critical, inputs.review,
+        chase_minutes(sc, tl, orders, inputs, watched.chase), inputs.lookup, inputs.lookup_u,
+        fate,
     )  # fmt: skip
+    fill_items(times, results, watched, due_minutes, signer_offset.astype(np.int32), cols)
+    items = Items(unit=cols.unit, inbox=cols.inbox, ready=cols.ready)
+    attrs = ItemAttributes(
+        cols.signer, cols.urgency, cols.handling, cols.lookup, cols.lookup_u, cols.is_chase
+    )
+    legacy = watched.legacy
     return orders, ready, legacy, fate, items, attrs
 
 

@@ -14,6 +14,8 @@ the chase tasks, with what signing needs to know about each.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -21,58 +23,121 @@ from sim.extensions import OPEN as FATE_OPEN
 from sim.model.inbox import CRITICAL, LEGACY, NEW, NORMAL, URGENT
 
 
-@numba.njit(cache=True)
-def watch_results(
-    unit, time, category, ready, due_minutes, ros_switch, rb_start, rb_end, lock, legacy,
-    after_lock, chase,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Per result: whether it was ordered in the legacy client (before the unit's order
-    switch, or during a rollback); whether it arrives after that client locked (and before a
-    rollback reopens it), where the lock policy decides its fate (:mod:`sim.model.locks`);
-    and whether its watch turns into a chase task: not back by its due time, unless that is in
-    a legacy client already locked (ROS data is not migrated)."""
-    for j in range(len(time)):
-        i = unit[j]
-        t, r = time[j], ready[j]
-        rolled_back = t >= rb_start[i] and t < rb_end[i]
-        legacy[j] = not (t >= ros_switch[i] and not rolled_back)
-        after_lock[j] = legacy[j] and r >= lock[i] and r < rb_start[i]
-        due = t + due_minutes[category[j]]
-        chase[j] = r > due and not (legacy[j] and due >= lock[i] and due < rb_start[i])
+class OrderTimes(NamedTuple):
+    """Per order (aligned): its unit, when it was placed and its result ready, its category."""
+
+    unit: np.ndarray
+    time: np.ndarray
+    ready: np.ndarray
+    category: np.ndarray
+
+
+class UnitSwitches(NamedTuple):
+    """Per unit (minutes): its order/result switch, rollback interval and legacy lock."""
+
+    ros_switch: np.ndarray
+    rb_start: np.ndarray
+    rb_end: np.ndarray
+    lock: np.ndarray
+
+
+class Watch(NamedTuple):
+    """Per order: placed in the legacy client; its result arrives after that client locked
+    (the lock policy decides its fate); its watch becomes a chase task."""
+
+    legacy: np.ndarray
+    after_lock: np.ndarray
+    chase: np.ndarray
+
+
+class OrderItems(NamedTuple):
+    """Per order, what its result and chase task carry into the inbox."""
+
+    signer: np.ndarray  # the orderer within the unit
+    abnormal: np.ndarray
+    critical: np.ndarray
+    review: np.ndarray  # handling minutes of the result
+    chase_time: np.ndarray  # handling minutes of each chase task, in order
+    lookup: np.ndarray
+    lookup_u: np.ndarray
+    fate: np.ndarray  # the lock policy's verdict (OPEN: it reaches an inbox by itself)
+
+
+class ItemColumns(NamedTuple):
+    """The inbox items (written): results first (same index as orders), then chase tasks."""
+
+    unit: np.ndarray
+    inbox: np.ndarray
+    ready: np.ndarray
+    signer: np.ndarray  # within the unit's signer pool
+    urgency: np.ndarray
+    handling: np.ndarray
+    lookup: np.ndarray
+    lookup_u: np.ndarray
+    is_chase: np.ndarray
+
+
+def watch(orders: OrderTimes, due_minutes: np.ndarray, units: UnitSwitches) -> Watch:
+    """Which client each order went to, which results arrive after its lock, which watches
+    turn into chase tasks."""
+    n = len(orders.time)
+    out = Watch(np.empty(n, bool), np.empty(n, bool), np.empty(n, bool))
+    watch_kernel(orders, due_minutes, units, out)
+    return out
 
 
 @numba.njit(cache=True)
-def fill_items(
-    unit, time, category, signer, abnormal, critical, review, chase_time, lookup, lookup_u,
-    ready, legacy, fate, chase, due_minutes, signer_offset, it_unit, it_inbox, it_ready,
-    at_signer, at_urgency, at_handling, at_lookup, at_lookup_u, at_is_chase,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Inbox items and their attributes: one result per order (same index), reaching no
-    inbox by itself unless its fate is open, then a chase task per watch that turns into one,
-    due in the client its order was placed in, in order (``chase_time``: their minutes)."""
-    n_res = len(time)
+def watch_kernel(orders, due_minutes, units, out):  # pragma: no cover - compiled
+    """Fills ``out`` (:class:`Watch`): see :func:`watch`. A result is ordered in the legacy
+    client before its unit's order switch or during a rollback; it arrives after the lock if
+    ready at or after it and before a rollback reopens the client; its watch turns into a
+    chase task when it is not back by its due time, unless that is in a legacy client already
+    locked (ROS data is not migrated)."""
+    for j in range(len(orders.time)):
+        i = orders.unit[j]
+        t, r = orders.time[j], orders.ready[j]
+        rolled_back = t >= units.rb_start[i] and t < units.rb_end[i]
+        legacy = not (t >= units.ros_switch[i] and not rolled_back)
+        due = t + due_minutes[orders.category[j]]
+        out.legacy[j] = legacy
+        out.after_lock[j] = legacy and r >= units.lock[i] and r < units.rb_start[i]
+        locked_at_due = legacy and due >= units.lock[i] and due < units.rb_start[i]
+        out.chase[j] = r > due and not locked_at_due
+
+
+@numba.njit(cache=True)
+def fill_items(orders, results, watched, due_minutes, signer_offset, items):  # pragma: no cover
+    """Inbox items (``items``, :class:`ItemColumns`): one result per order (same index),
+    reaching no inbox by itself unless its fate is open, then a chase task per watch that
+    turns into one, due in the client its order was placed in, in order."""
+    n_res = len(orders.time)
     k = n_res
     for j in range(n_res):
-        i = unit[j]
-        inbox = LEGACY if legacy[j] else NEW
-        pool_signer = signer_offset[i] + signer[j]
-        it_unit[j] = i
-        it_inbox[j] = inbox
-        it_ready[j] = ready[j] if fate[j] == FATE_OPEN else np.inf
-        at_signer[j] = pool_signer
-        at_urgency[j] = CRITICAL if critical[j] else URGENT if abnormal[j] else NORMAL
-        at_handling[j] = review[j]
-        at_lookup[j] = lookup[j]
-        at_lookup_u[j] = lookup_u[j]
-        at_is_chase[j] = False
-        if chase[j]:
-            it_unit[k] = i
-            it_inbox[k] = inbox
-            it_ready[k] = time[j] + due_minutes[category[j]]
-            at_signer[k] = pool_signer
-            at_urgency[k] = URGENT
-            at_handling[k] = chase_time[k - n_res]
-            at_lookup[k] = 0.0
-            at_lookup_u[k] = 1.0
-            at_is_chase[k] = True
+        i = orders.unit[j]
+        inbox = LEGACY if watched.legacy[j] else NEW
+        pool_signer = signer_offset[i] + results.signer[j]
+        items.unit[j] = i
+        items.inbox[j] = inbox
+        items.ready[j] = orders.ready[j] if results.fate[j] == FATE_OPEN else np.inf
+        items.signer[j] = pool_signer
+        if results.critical[j]:
+            items.urgency[j] = CRITICAL
+        elif results.abnormal[j]:
+            items.urgency[j] = URGENT
+        else:
+            items.urgency[j] = NORMAL
+        items.handling[j] = results.review[j]
+        items.lookup[j] = results.lookup[j]
+        items.lookup_u[j] = results.lookup_u[j]
+        items.is_chase[j] = False
+        if watched.chase[j]:
+            items.unit[k] = i
+            items.inbox[k] = inbox
+            items.ready[k] = orders.time[j] + due_minutes[orders.category[j]]
+            items.signer[k] = pool_signer
+            items.urgency[k] = URGENT
+            items.handling[k] = results.chase_time[k - n_res]
+            items.lookup[k] = 0.0
+            items.lookup_u[k] = 1.0
+            items.is_chase[k] = True
             k += 1
