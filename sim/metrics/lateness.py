@@ -63,16 +63,20 @@ def effective_times(
     ready: np.ndarray,
     acted: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, WorkingClock | None, np.ndarray]:
-    """Ready and acted-on times on each result's clock (``acted``: nan is never), and which
-    results run on the working-day clock (abnormal, not critical, of a ``working_unit``: only
-    abnormal results can be late). Pass them as calendar times to the late test."""
-    horizon = cal.horizon_minutes
-    acted = np.where(np.isnan(acted), horizon, acted)
-    on_work = working_unit[unit] & abnormal & ~critical
-    if not on_work.any():
-        return ready, acted, None, on_work
+    """Ready and acted-on times on each result's clock (``acted``: nan is never, left as it
+    is but for results on the working-day clock, where it is the horizon's end), and the
+    indices of the results on the working-day clock (abnormal, not critical, of a
+    ``working_unit``: only abnormal results can be late). ``unit`` never decreases (results
+    are stored unit after unit). Pass the times as calendar times to the late test."""
+    bounds = np.searchsorted(unit, np.arange(len(working_unit) + 1))
+    runs = [np.arange(bounds[u], bounds[u + 1]) for u in np.flatnonzero(working_unit)]
+    if not runs:
+        return ready, acted, None, np.empty(0, dtype=np.int64)
+    on_work = np.concatenate(runs)
+    on_work = on_work[abnormal[on_work] & ~critical[on_work]]
     clock = WorkingClock(cal)
     ready, acted = ready.copy(), acted.copy()
     ready[on_work] = clock.forward(ready[on_work])
-    acted[on_work] = clock.forward(acted[on_work])
+    done = acted[on_work]
+    acted[on_work] = clock.forward(np.where(np.isnan(done), cal.horizon_minutes, done))
     return ready, acted, clock, on_work

@@ -63,7 +63,7 @@ def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
     threshold = np.where(o.critical[i], crit_min[o.unit[i]], late_min[o.unit[i]])
     late_at = rep.lab_ready[i] + threshold
     if clock is not None:
-        w = on_work[i]
+        w = np.isin(i, on_work, assume_unique=True)
         late_at[w] = clock.back(ready[i][w] + threshold[w])
     return late, late_at
 

@@ -43,26 +43,31 @@ def safety_actions(
     signed: np.ndarray,
     pools: dict,
 ) -> SafetyActions:
-    """Calls and reviews of every result; books their minutes into ``pools`` (by kind)."""
+    """Calls and reviews of every result (stored unit after unit, as :class:`Orders` are);
+    books their minutes into ``pools`` (by kind)."""
     s = sc.model
     horizon = cal.horizon_minutes
     kinds = list(dict.fromkeys(u.kind for u in tl.units))
     unit_kind = np.array([kinds.index(u.kind) for u in tl.units])
-    action = np.full(len(ready), np.nan)
-    failed = np.zeros(len(ready), dtype=bool)
     cfg = s.policies.critical_calls
     if cfg is not None:
         windows = [phone.reachable_windows(cal, s.site_kinds[k]) for k in kinds]
         calls = phone.critical_calls(cfg, windows, unit_kind, unit, critical, ready, horizon)
-        failed = calls.failed
-        action = np.fmin(action, calls.reached)
+        action, failed = calls.reached, calls.failed
         _book(pools, tl, cal, unit, calls.reached, cfg.talk_minutes, "critical_calls")
+    else:
+        action = np.full(len(ready), np.nan)
+        failed = np.zeros(len(ready), dtype=bool)
+    # Results are stored unit after unit: where each unit's run starts.
+    bounds = np.searchsorted(unit, np.arange(len(tl.units) + 1))
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
         rounds = oncall.review_times(cal, kind)
         if not rounds.size:
             continue
-        mine = np.flatnonzero((unit_kind == k)[unit] & abnormal)
+        runs = [np.arange(bounds[u], bounds[u + 1]) for u in np.flatnonzero(unit_kind == k)]
+        mine = np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
+        mine = mine[abnormal[mine]]
         first = np.fmin(signed[mine], action[mine])
         reviewed = oncall.reviews(rounds, ready[mine], first, horizon)
         action[mine] = np.fmin(action[mine], reviewed)
