@@ -21,9 +21,11 @@ demo: $(STAMP)
 	$(VENV)/bin/cutover run scenarios/fvm-2020.yaml --variants window-2w,window-4w \
 		-n $(DEMO_REPLICATIONS) --seed 20201104 --report
 
+# Line and branch coverage of sim/ (also of the commands and workers the tests start), with
+# the floor of pyproject.toml's [tool.coverage.report] enforced.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --cov --cov-report=term
 
 # The edit loop: everything but the tests marked slow (notebooks, Dask, Chromium, region scale).
 test-quick: $(STAMP)

@@ -39,13 +39,14 @@ TARGET_200_S = 15 * 60
 
 
 def _timed_run(scenario: Path, n: int, executor: str, workers: int, seed: int) -> dict:
-    from sim.experiment.runs import Plan, Variant, executor_for, run_experiment
+    from sim.experiment.runs import Plan, Variant, executor_for, keep_freed_memory, run_experiment
 
+    keep_freed_memory()  # as `cutover run` does, in its own process and in its workers
     variants = (Variant("window-2w", "window-2w"), Variant("window-4w", "window-4w"))
     plan = Plan(str(scenario), variants, n, root_seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        with executor_for(executor, workers) as ex:
+        with executor_for(executor, workers, initializer=keep_freed_memory) as ex:
             t1 = time.perf_counter()
             folder = run_experiment(plan, Path(tmp), ex)
             t2 = time.perf_counter()

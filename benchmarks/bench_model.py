@@ -11,7 +11,7 @@ Two things are measured, each over several runs, and reported as median (min-max
     loading the scenario are timed too, for information, but are not part of the total: a
     batch of replications pays them once per process. (Loading each compiled kernel from
     numba's cache, a few ms each, stays in the replication that first calls it.)
-    The child first calls ``sim.experiment.keep_freed_memory()``, as every block of
+    The child first calls ``sim.experiment.keep_freed_memory()``, as every process of
     ``cutover run`` does, so that freed arrays are reused instead of mapped afresh. For
     information, the child then builds, simulates and tabulates a second replication (index
     ``r + 1000``): what a worker pays for each replication after its first, with numba loaded
@@ -108,7 +108,7 @@ def _child_full(spec: dict[str, Any]) -> dict[str, Any]:
     from sim.model.replication import build, simulate
     from sim.scenario.loading import load_scenario
 
-    memory_kept = keep_freed_memory()  # as every `cutover run` block does before replicating
+    memory_kept = keep_freed_memory()  # as every `cutover run` process does before replicating
     t0b = time.perf_counter()
     argsort_nearly_sorted(np.zeros(2))  # numba's start-up: its first compiled call in a process
     t1 = time.perf_counter()

@@ -15,7 +15,8 @@ def list_variants(path: str | Path) -> dict[str, str]:
     """A scenario file's variants (declared and from its ``sweep:`` block) with their
     descriptions, in file order."""
     out = {}
-    for name, patch in variant_patches(load_doc(Path(path)).data).items():
+    doc = load_doc(Path(path))
+    for name, patch in variant_patches(doc.data, doc).items():
         text = patch.get("description") if isinstance(patch, dict) else None
         out[name] = str(text or "")
     return out

@@ -30,7 +30,6 @@ import matplotlib.dates as mdates
 import matplotlib.style
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -40,7 +39,7 @@ from matplotlib.ticker import FuncFormatter
 
 from sim import results
 from sim.compare import KEY_KPIS, Estimate, compare_run, signed
-from sim.experiment.runfolder import slug
+from sim.experiment.runfolder import RunFolder
 from sim.metrics.kpis import KPIS, thresholds
 from sim.metrics.summary import HOURS
 from sim.scenario.loading import LoadedScenario, from_model, load_scenario
@@ -117,11 +116,11 @@ class RunData:
         code changed since): the dates drawn are then today's reading of it.
         """
         base = load_scenario(self.manifest["scenario_file"])
+        folder = RunFolder.open(self.path)
         saved = self.manifest.get("scenario_hash", {})
         out, changed = {}, []
         for name in self.manifest["variants"]:
-            text = (self.path / f"scenario-{slug(name)}.yaml").read_text(encoding="utf-8")
-            sc = from_model(Scenario.model_validate(yaml.safe_load(text)), base)
+            sc = from_model(Scenario.model_validate(folder.scenario_data(name)), base)
             sc.variant = name
             out[name] = sc
             if saved.get(name) != sc.digest():
@@ -339,8 +338,9 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
     axes = fig.subplots(1, len(kpis), sharey=True, squeeze=False)[0]
     for ax, name in zip(axes, kpis, strict=True):
         kpi = KPIS[name]
-        values = {
-            v: np.sort(table.loc[table["variant"] == v, name].to_numpy(float)) for v in variants
+        column = f"excess_{name}" if f"excess_{name}" in table else name  # thresholds judge
+        values = {  # the excess over the no-cutover twin when the run has one
+            v: np.sort(table.loc[table["variant"] == v, column].to_numpy(float)) for v in variants
         }
         limits = {v: float(run.limits(v)[name]) for v in variants}
         every = np.concatenate([*values.values(), list(limits.values())])
@@ -383,7 +383,7 @@ def exceedance_chart(run: Run, kpis: Sequence[str] = KEY_KPIS) -> Figure:
             ),
             fontsize=9.5,
         )
-        ax.set_xlabel(f"{kpi.unit} per run")
+        ax.set_xlabel(f"{kpi.unit} per run" + (" over no cutover" if column != name else ""))
         ax.grid(axis="x")
         _thousands(ax, "x")
     axes[0].set_ylabel("probability that the KPI exceeds x")
@@ -426,9 +426,9 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
     for ax, v in zip(axes, variants, strict=True):
         limit = run.limits(v)[PEAK]
         part = weeks[weeks["variant"] == v]
-        over = (
-            (part["late_abnormal_worst_unit"] > limit).groupby([part["site"], part["week"]]).mean()
-        )
+        worst = "late_abnormal_worst_unit"  # its excess over no cutover, when the run has it
+        worst = f"excess_{worst}" if f"excess_{worst}" in part else worst
+        over = (part[worst] > limit).groupby([part["site"], part["week"]]).mean()
         grid = over.unstack("week").reindex(index=sites, columns=pd.to_datetime(starts))
         mesh = ax.pcolormesh(
             edges,
@@ -457,7 +457,7 @@ def heatmap(run: Run, variant: str | None = None) -> Figure:
         ax.grid(False)
         ax.set_title(
             f"{v}: weeks in which one unit of the site had more than {_value(limit)} late "
-            "abnormal results",
+            "abnormal results" + (" over no cutover" if worst.startswith("excess_") else ""),
             color=run.colour(v),
         )
         ax.set_ylabel("site")

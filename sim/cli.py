@@ -1,8 +1,9 @@
 """The ``cutover`` command: validate scenarios, show their timelines, print the schema.
 
 Exit codes (also in ``--help`` and the README): 0 ok, 1 internal error, 2 usage,
-65 invalid scenario, 66 missing input file. Errors go to standard error as
-``file:line:col field: message`` lines, never as a Python traceback.
+65 invalid scenario (or a run folder changed after it was written), 66 missing input file,
+74 a write failed (disk full, read-only folder; finished blocks are kept). Errors go to
+standard error as ``file:line:col field: message`` lines, never as a Python traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from sim.scenario.loading import LoadedScenario, load_doc, load_scenario, varian
 from sim.schedule.checks import integrations
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario, 66 missing input file."
+    "Exit codes: 0 ok, 1 internal error, 2 usage error, 65 invalid scenario or damaged run "
+    "folder, 66 missing input file, 74 write failed (disk full, read-only), 130 interrupted."
 )
 
 app = typer.Typer(
@@ -39,8 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)  # "file:100:5" must not become an emoji
+err = Console(stderr=True, highlight=False, emoji=False)
 for _console in (console, err):
     if not _console.is_terminal:  # piped or captured: never truncate or wrap diagnostics
         _console.width = 10_000
@@ -106,7 +108,8 @@ def validate(
     for path in scenarios:
         try:
             base = load_scenario(path, None, overrides or ())
-            names = list(variant_patches(load_doc(path).data))
+            doc = load_doc(path)
+            names = list(variant_patches(doc.data, doc))
             for w in base.warnings:
                 _print_diagnostic(w)
             bad = 0
@@ -218,6 +221,13 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 BlockOpt = Annotated[
     int, typer.Option(min=0, help="Replications per block (0: chosen from -n, at most 4).")
 ]
+NoTwinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-twin",
+        help="Skip the no-cutover twin of each replication (no excess_* columns).",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -234,6 +244,10 @@ def _errors() -> Iterator[None]:
     except (ExperimentError, RunFolderError) as exc:
         err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
+    except OSError as exc:  # writing the report or its charts
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"error: {where}{exc.strerror or exc}", markup=False)
+        raise typer.Exit(int(ExitCode.IO_ERROR)) from None
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -247,9 +261,12 @@ def _check_out(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK):
             raise PermissionError(f"{out} is not writable")
-    except OSError as exc:
+    except (FileExistsError, NotADirectoryError) as exc:  # a file in the way: a usage error
         err.print(f"error: --out {out}: {exc}", markup=False)
         raise typer.Exit(int(ExitCode.USAGE)) from None
+    except OSError as exc:  # read-only, full, permission
+        err.print(f"error: --out {out}: {exc}", markup=False)
+        raise typer.Exit(int(ExitCode.IO_ERROR)) from None
 
 
 def _progress_bar(quiet: bool):
@@ -278,7 +295,7 @@ def _progress_bar(quiet: bool):
 
 def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: bool) -> None:
     """Run the plan's remaining blocks with a progress bar; Ctrl-C keeps finished blocks."""
-    from sim.experiment.runs import Interrupted, execute, executor_for
+    from sim.experiment.runs import Interrupted, execute, executor_for, keep_freed_memory
 
     todo = len(plan.blocks()) - len(folder.done_blocks())
     workers = min(workers or os.cpu_count() or 1, max(todo, 1))
@@ -295,10 +312,11 @@ def _execute(folder, plan, scenarios, executor: str, workers, scheduler, quiet: 
         if bar is not None:
             bar.update(task, completed=done, total=total)
 
+    keep_freed_memory()  # the command owns this process and its workers: all run replications
     try:
         with (
             bar or contextlib.nullcontext(),
-            executor_for(executor.value, workers, scheduler) as ex,
+            executor_for(executor.value, workers, scheduler, keep_freed_memory) as ex,
         ):
             execute(folder, plan, scenarios, ex, progress)
     except Interrupted as stop:
@@ -359,6 +377,7 @@ def run(
     per_result: PerResultOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     resume: Annotated[
         Path | None,
         typer.Option(help="Finish an interrupted run folder (same results as a straight run)."),
@@ -389,6 +408,7 @@ def run(
                 block_size,
                 detail or per_result,
                 per_result,
+                twin=not no_twin,
             )
             _check_out(out)
             folder, scenarios = start_run(plan, out, sys.argv)
@@ -442,6 +462,7 @@ def sweep(
     detail: DetailOpt = False,
     block_size: BlockOpt = 0,
     quiet: QuietOpt = False,
+    no_twin: NoTwinOpt = False,
     report: ReportOpt = False,
 ) -> None:
     """Run a grid of variants (staffing, dates, window lengths) as one experiment.
@@ -454,7 +475,7 @@ def sweep(
         found = _grid_variants(grid) if grid else _declared_sweep(scenario)
         plan = Plan(
             str(scenario), found, replications, _seed(seed), tuple(overrides or ()), block_size,
-            detail,
+            detail, twin=not no_twin,
         )  # fmt: skip
         _check_out(out)
         folder, scenarios = start_run(plan, out, sys.argv)
@@ -490,7 +511,8 @@ def _declared_sweep(scenario: Path):
     from sim.experiment.errors import ExperimentError
     from sim.experiment.runs import Variant
 
-    names = [n for n in variant_patches(load_doc(scenario).data) if n.startswith("sweep:")]
+    doc = load_doc(scenario)
+    names = [n for n in variant_patches(doc.data, doc) if n.startswith("sweep:")]
     if not names:
         raise ExperimentError(f"{scenario} has no sweep: block; give --grid path=a,b,c")
     return tuple(Variant(n, n) for n in names)
@@ -540,16 +562,22 @@ def _print_comparison(result) -> None:
         "(mean [95% CI])",
         title_justify="left",
     )
-    for head in ("KPI", "variant", "mean", "P(> threshold)", f"paired diff vs {result.baseline}"):
+    twin = any(v.excess is not None for k in result.kpis for v in k.variants)
+    heads = ["KPI", "variant", "mean"]
+    heads += ["excess vs no cutover", "P(excess > threshold)"] if twin else ["P(> threshold)"]
+    heads.append(f"paired diff vs {result.baseline}")
+    for head in heads:
         table.add_column(head, justify="left" if head in ("KPI", "variant") else "right")
     for k in result.kpis:
         diffs = {d.variant: d for d in k.differences}
         for i, v in enumerate(k.variants):
             d = diffs.get(v.variant)
+            excess = [ci(v.excess) if v.excess is not None else "n/a"] if twin else []
             table.add_row(
                 f"{k.kpi} (> {k.threshold:,.0f})" if i == 0 else "",
                 v.variant,
                 ci(v.estimate),
+                *excess,
                 pct(v.p_exceed),
                 ci(d.paired) if d else "baseline",
                 end_section=i == len(k.variants) - 1,
@@ -558,6 +586,9 @@ def _print_comparison(result) -> None:
     for k in result.kpis:
         if k.sentence:
             console.print(k.sentence, soft_wrap=True)
+    for k in result.kpis:
+        if k.warning:
+            err.print(f"warning: {k.warning}", markup=False)
 
 
 @app.command(name="report")

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.experiment.errors import ExperimentError
+from sim.experiment.runfolder import RunFolder
 from sim.metrics.kpis import KPIS, thresholds
 from sim.results import frame, manifest
 
@@ -38,7 +39,8 @@ class Estimate:
 class VariantKpi:
     variant: str
     estimate: Estimate
-    p_exceed: Estimate  # share of replications above the threshold
+    p_exceed: Estimate  # share of replications above the threshold (of the excess, if any)
+    excess: Estimate | None = None  # variant - no-cutover twin, paired by replication
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Difference:
     variant: str
     paired: Estimate  # mean of variant - baseline, paired by replication
     unpaired: Estimate  # Welch interval on the same difference in means
+    excess: Estimate | None = None  # paired difference of the two variants' excesses
 
 
 @dataclass
@@ -56,6 +59,8 @@ class KpiComparison:
     variants: list[VariantKpi]
     differences: list[Difference]
     sentence: str | None
+    threshold_applies_to: str = "total"  # "excess" when the run has its no-cutover twin
+    warning: str | None = None  # e.g. the threshold separates nothing
 
 
 @dataclass
@@ -124,11 +129,15 @@ def compare_frame(
     wide = {v: kpis[kpis["variant"] == v].set_index("replication").sort_index() for v in variants}
     out = []
     for name, kpi in KPIS.items():
+        excess = f"excess_{name}"
+        has_excess = excess in kpis.columns and all(wide[v][excess].notna().all() for v in variants)
+        judged = excess if has_excess else name  # thresholds apply to the excess when known
         per_variant = []
         for v in variants:
             x = wide[v][name].to_numpy(dtype=float)
-            above = int((x > limits[name]).sum())
-            per_variant.append(VariantKpi(v, t_interval(x), wilson_interval(above, len(x))))
+            above = int((wide[v][judged].to_numpy(dtype=float) > limits[name]).sum())
+            e = t_interval(wide[v][excess].to_numpy(dtype=float)) if has_excess else None
+            per_variant.append(VariantKpi(v, t_interval(x), wilson_interval(above, len(x)), e))
         base = wide[baseline][name]
         diffs = []
         for v in variants:
@@ -137,14 +146,67 @@ def compare_frame(
             other = wide[v][name]
             common = base.index.intersection(other.index)
             d = other.loc[common].to_numpy(float) - base.loc[common].to_numpy(float)
+            de = None
+            if has_excess:
+                a, b = wide[v][excess].loc[common], wide[baseline][excess].loc[common]
+                de = t_interval(a.to_numpy(float) - b.to_numpy(float))
             diffs.append(
-                Difference(v, t_interval(d), welch_interval(other.to_numpy(), base.to_numpy()))
+                Difference(v, t_interval(d), welch_interval(other.to_numpy(), base.to_numpy()), de)
             )
         sentence = None
         if name in KEY_KPIS and diffs:
             sentence = " ".join(describe(name, baseline, d) for d in diffs)
-        out.append(KpiComparison(name, kpi.unit, limits[name], per_variant, diffs, sentence))
+            if has_excess:
+                sentence = " ".join([excess_sentence(name, per_variant, baseline, diffs), sentence])
+        applies = "excess" if has_excess else "total"
+        warning = separates_nothing(name, limits[name], per_variant)
+        out.append(
+            KpiComparison(
+                name, kpi.unit, limits[name], per_variant, diffs, sentence, applies, warning
+            )
+        )
     return out
+
+
+def separates_nothing(name: str, threshold: float, per_variant: list[VariantKpi]) -> str | None:
+    """A warning when every variant exceeds the threshold in all of its replications, or
+    every variant in none: then P(> threshold) cannot tell the variants apart."""
+    shares = [v.p_exceed.mean for v in per_variant if v.p_exceed.n]
+    if not shares or not (all(p == 0 for p in shares) or all(p == 1 for p in shares)):
+        return None
+    how = "none" if shares[0] == 0 else "all"
+    return (
+        f"the threshold {number(threshold)} on {name} is exceeded in {how} of the replications "
+        "of every variant: this threshold does not separate the variants"
+    )
+
+
+def excess_sentence(
+    name: str, per_variant: list[VariantKpi], baseline: str, diffs: list[Difference]
+) -> str:
+    """What the cutover adds over no cutover at all, per variant, and how large the gap
+    between variants is against what the baseline's cutover adds."""
+    k = KPIS[name]
+    parts = []
+    for v in per_variant:
+        e = v.excess
+        assert e is not None
+        ci = ""
+        if e.n > 1 and not math.isnan(e.low):
+            ci = f" (95% CI {signed(e.low)} to {signed(e.high)})"
+        parts.append(f"{v.variant} {signed(e.mean)}{ci}")
+    text = f"Against no cutover, the cutover adds {k.words()}: {'; '.join(parts)}."
+    base = next(v.excess for v in per_variant if v.variant == baseline)
+    if base is not None and base.mean != 0 and not math.isnan(base.mean):
+        for d in diffs:
+            if d.excess is not None:
+                share = d.excess.mean / abs(base.mean)
+                sign = "+" if share > 0 else "−" if share < 0 else ""
+                text += (
+                    f" {d.variant} against {baseline} is {signed(d.excess.mean)}, "
+                    f"{sign}{abs(share):.0%} of what {baseline}'s cutover adds."
+                )
+    return text
 
 
 def describe(kpi: str, baseline: str, d: Difference) -> str:
@@ -188,11 +250,15 @@ def signed(x: float) -> str:
 
 
 def compare_run(run_dir: str | Path, baseline: str | None = None) -> Comparison:
-    """Compare the variants of a run folder with ``baseline`` (default: its first variant)."""
+    """Compare the variants of a run folder with ``baseline`` (default: its first variant).
+
+    Every file of the folder is checked against its recorded hash first (``report`` comes
+    through here too), so a folder changed by hand is refused, not half-believed."""
+    RunFolder.open(Path(run_dir)).verify()
     info = manifest(run_dir)
     variants = list(info.get("variants", []))
     kpis = frame(run_dir, "kpis")
-    present = [v for v in variants if (kpis["variant"] == v).any()]
+    present = [v for v in variants if (kpis["variant"] == v).any()]  # never the twin
     baseline = baseline or (present[0] if present else "")
     reps = int(kpis["replication"].nunique()) if len(kpis) else 0
     limits = info.get("kpi_thresholds", {}).get(baseline) or thresholds()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim import charts
+from sim import attribution, charts
 from sim.compare import Comparison, Estimate, compare_run, number, signed, t_interval
 from sim.metrics.kpis import KPIS
 from sim.results import frame
@@ -240,8 +240,27 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
     variants = [v.variant for v in comparison.kpis[0].variants]
     scenario = next(iter(run.scenarios.values()))
     figures = charts.all_charts(run)
+    lead, first_chart, excess_html = "", "", ""
+    if attribution.has_twin(run):  # the excess over no cutover is the answer: it leads
+        excess = {
+            name: (chart(run) if name != "difference_heatmap" else chart(run, comparison.baseline),
+                   caption)
+            for name, (chart, caption) in attribution.CHARTS.items()
+        }  # fmt: skip
+        figures = excess | figures
+        lead = f"<p class=lead id=excess-headline>{attribution.headline(run, comparison)}</p>"
+        first_chart = _figure(*excess.pop("excess"))
+        excess_html = (
+            "<h2>What the cutover adds: where and when</h2>"
+            + "".join(_figure(fig, caption) for fig, caption in excess.values())
+            + attribution.sections_html(run, comparison)
+            + "<h2>Totals, including ordinary days</h2>"
+        )
+        figures_rest = {k: v for k, v in figures.items() if k not in attribution.CHARTS}
+    else:
+        figures_rest = figures
     pngs = charts.save_all(run, run_dir / "charts", figures)
-    chart_html = "".join(_figure(fig, caption) for fig, caption in figures.values())
+    chart_html = "".join(_figure(fig, caption) for fig, caption in figures_rest.values())
     title = f"{manifest.get('title') or manifest['scenario']}: {', '.join(variants)}"
     created = manifest.get("finished_utc") or manifest.get("created_utc")
     page = f"""<!doctype html>
@@ -252,6 +271,7 @@ def render(run_dir: Path, baseline: str | None = None) -> tuple[str, dict[str, P
 <h1>{_e(title)}</h1>
 <p class=muted>Run {_e(manifest["run"])}, {manifest["replications"]} replications per variant,
 written {_e(created)}; status {_e(manifest.get("status"))}.</p>
+{lead}{first_chart}{excess_html}
 <p class=lead id=summary>{summary_paragraph(kpis, manifest)}</p>
 <h2>Where and when risk piles up</h2>{chart_html}
 <h2>Key indicators</h2>

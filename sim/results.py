@@ -8,7 +8,9 @@ aggregated in SQL without loading everything, and turned into pandas with ``.df(
     kpis.filter("variant = 'window-4w'").df()
     results.open(run, "region_days").aggregate("variant, avg(backlog)").df()
 
-Only finished blocks are read (each file is complete; see :mod:`sim.experiment.runfolder`).
+Only the files that finished blocks list are read, each checked against the hash in its
+block's marker (:class:`~sim.experiment.runfolder.RunFolderDamaged` names one that was
+changed; see :mod:`sim.experiment.runfolder`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ def open(
         raise RunFolderError(
             f"{folder.path}: no table {table!r} (this run has: {', '.join(known) or 'none yet'})"
         )
-    pattern = str(folder.path / "tables" / table / "*" / "block-*.parquet")
+    files = [str(f) for f in folder.block_files(table)]
+    if not files:
+        raise RunFolderError(f"{folder.path}: no finished block of table {table!r} yet")
     con = con or duckdb.connect()
-    return con.read_parquet(pattern, hive_partitioning=False, union_by_name=True)
+    return con.read_parquet(files, hive_partitioning=False, union_by_name=True)
 
 
 def frame(run_dir: str | Path, table: str = "kpis") -> pd.DataFrame:

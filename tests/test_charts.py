@@ -153,7 +153,7 @@ def test_exceedance_curves_give_the_share_above_each_value_and_the_threshold(run
         assert unit in ax.get_xlabel()
         for v in ("window-2w", "window-4w"):
             (curve,) = _with_gid(fig, f"exceedance:{name}:{v}", Line2D)
-            x = kpis.loc[kpis["variant"] == v, name].to_numpy()
+            x = kpis.loc[kpis["variant"] == v, f"excess_{name}"].to_numpy()
             first, last = curve.get_xdata()[0], curve.get_xdata()[-1]
             assert first < min(x.min(), limit) and last > max(x.max(), limit)
             for at in [limit, *x, first, last, *(np.sort(x)[:-1] + np.diff(np.sort(x)) / 2)]:
@@ -180,7 +180,8 @@ def test_heatmap_is_sites_by_weeks_of_the_share_of_replications_over_the_thresho
         part = weeks[weeks["variant"] == v]
         for (site, week), cell in part.groupby(["site", "week"]):
             column = sorted(weeks["week"].unique()).index(week)
-            share = (cell["late_abnormal_worst_unit"] > limit).sum() / cell["replication"].nunique()
+            worst = cell["excess_late_abnormal_worst_unit"]  # thresholds judge the excess
+            share = (worst > limit).sum() / cell["replication"].nunique()
             assert values[sites.index(site), column] == pytest.approx(share)
     colorbar = [ax for ax in fig.axes if "probability" in ax.get_ylabel()]
     assert len(colorbar) == 1 and colorbar[0].get_ylim() == (0, 1)
@@ -197,7 +198,7 @@ def test_heatmap_is_sites_by_weeks_of_the_share_of_replications_over_the_thresho
 def test_difference_dots_are_paired_means_with_t_intervals(run):
     kpis = results.open(run.path).df().set_index(["variant", "replication"])
     fig = charts.differences_chart(run)
-    for name in kpis.columns:
+    for name in [c for c in kpis.columns if not c.startswith("excess_")]:
         d = (kpis.loc["window-4w", name] - kpis.loc["window-2w", name]).to_numpy()
         half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
         dots = _with_gid(fig, f"difference:{name}:window-4w", Line2D)

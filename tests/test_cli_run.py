@@ -37,18 +37,20 @@ def test_run_writes_a_complete_folder_and_prints_it_last(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["root_seed"] == 7 and manifest["variants"] == ["window-2w", "window-4w"]
     assert manifest["replications"] == 2 and manifest["status"] == "complete"
-    assert set(manifest["scenario_hash"]) == {"window-2w", "window-4w"}
+    assert set(manifest["scenario_hash"]) == {"window-2w", "window-4w", "no-cutover"}
     assert {"python", "numpy", "simpy", "duckdb"} <= set(manifest["versions"])
     assert "commit" in manifest and "dirty" in manifest and manifest["argv"]
     for variant in ("window-2w", "window-4w"):
         assert (folder / f"scenario-{variant}.yaml").is_file()
     kpis = results.frame(folder, "kpis")
-    assert list(kpis["variant"]) == ["window-2w", "window-2w", "window-4w", "window-4w"]
-    assert list(kpis["replication"]) == [0, 1, 0, 1]
+    assert list(kpis["variant"]) == [*["window-2w"] * 2, *["window-4w"] * 2, *["no-cutover"] * 2]
+    assert list(kpis["replication"]) == [0, 1] * 3
     assert set(KPIS) <= set(kpis.columns)
     days = results.open(folder, "region_days").df()
     assert {"date", "backlog", "late_abnormal", "dual_system_hours"} <= set(days)
-    assert len(results.frame(folder, "locks")) == 3 * 2 * 2  # 3 locks, 2 variants, 2 reps
+    assert (
+        len(results.frame(folder, "locks")) == 3 * 2 * 2
+    )  # 3 locks, 2 variants, 2 reps (twin: none)
     # Nothing half-written is left beside the folder or in it.
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]
     assert not list(folder.rglob(".*"))
@@ -134,7 +136,7 @@ def test_sweep_runs_a_grid_of_variants(tmp_path):
                   "--seed", "5", "--workers", "1", "--out", tmp_path)  # fmt: skip
     assert result.exit_code == 0, result.output
     kpis = results.frame(_folder(result), "kpis")
-    assert list(kpis["variant"]) == ["health_centre=0", "health_centre=2"]
+    assert list(kpis["variant"]) == ["health_centre=0", "health_centre=2", "no-cutover"]
 
 
 def test_python_dash_m_sim_works():

@@ -33,7 +33,7 @@ from sim.experiment.runs import (
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "scenarios" / "tiny.yaml")
 WINDOWS = (Variant("window-2w", "window-2w"), Variant("window-4w", "window-4w"))
-TABLES = ("kpis", "region_days", "site_weeks", "locks")
+TABLES = ("kpis", "region_days", "site_weeks", "locks", "breakdown", "time_to_sign")
 
 
 def _plan(n: int = 4, **kw) -> Plan:
@@ -83,7 +83,7 @@ def test_interrupted_then_resumed_equals_straight(straight, tmp_path):
         execute(folder, plan, scenarios, ex, stop_after_two)
     assert stopped.value.done == 2 and stopped.value.total == 4
     assert RunFolder.open(folder.path).manifest["status"] == "interrupted"
-    assert len(results.frame(folder.path, "kpis")) == 2 * 2  # two blocks, two variants
+    assert len(results.frame(folder.path, "kpis")) == 2 * 3  # two blocks, two variants, twin
     again, plan2, scenarios2 = reopen_run(folder.path)
     assert plan2 == plan
     with executor_for("process", 1) as ex:

@@ -27,7 +27,8 @@ def _inputs() -> KpiInputs:
     return KpiInputs(
         site_days=days,
         late=np.array([True, False, True]),
-        orphan=np.array([False, False, True]),
+        orphan=np.array([False, True, True]),
+        abnormal=np.array([True, False, True]),  # one abnormal and one normal orphan
         late_unit_weeks=np.array([[0, 2], [1, 0]]),
         backlog_days=np.array([3, 7]),
         reroute_hours=2.5,
@@ -42,6 +43,7 @@ def _inputs() -> KpiInputs:
     [
         ("late_abnormal", 2.0),
         ("orphans", 1.0),
+        ("orphans_normal", 1.0),
         ("late_abnormal_peak_site_week", 2.0),
         ("backlog_peak", 7.0),
         ("overtime_hours", 2.0),  # 4 unit-days x 0.5 h

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim.model",),
     ("sim.metrics",),
     ("sim.experiment",),
-    ("sim.results", "sim.compare", "sim.charts", "sim.report"),
+    ("sim.results", "sim.compare", "sim.charts", "sim.attribution", "sim.report"),
     ("sim.cli", "sim.api", "sim.__main__", "sim.ext"),
 ]
 

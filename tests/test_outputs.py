@@ -56,7 +56,15 @@ def test_summaries_are_the_groupby_totals_of_the_unit_days(path):
     frame = days.assign(week=days["date"].dt.to_period("W-SUN").dt.start_time)
     keys = ["site", "kind", "area", "week"]
     weeks = frame.groupby(keys)[
-        ["results", "signed", "late_abnormal", "orphans", "dual_system_hours", "overtime_hours"]
+        [
+            "results",
+            "signed",
+            "late_abnormal",
+            "orphans",
+            "orphans_normal",
+            "dual_system_hours",
+            "overtime_hours",
+        ]
     ].sum()
     site_days = frame.groupby([*keys, "date"])[["backlog", "coexistence"]].sum()
     weeks["backlog_end"] = site_days.groupby(level=keys)["backlog"].last()

@@ -86,6 +86,12 @@ def test_report_is_one_self_contained_file(run_dir):
     assert page.count("<svg") >= 6
     for heading in ("Key indicators", "Comparison", "Assumptions", "STRESS-DES"):
         assert heading in page
+    # The answer leads: the excess over no cutover, then its chart, before the totals.
+    lead, first_figure = page.index("id=excess-headline"), page.index("<figure>")
+    assert lead < first_figure < page.index("id=summary")
+    assert "excess.png" in {p.name for p in (run_dir / "charts").glob("*.png")}
+    for section in ("By phase", "By stage", "By site kind", "Totals, including ordinary days"):
+        assert section in page
     assert "result_review_time" in page  # an input distribution, with its source
     pngs = sorted((run_dir / "charts").glob("*.png"))
     assert len(pngs) >= 6 and all(p.stat().st_size > 5000 for p in pngs)
@@ -118,6 +124,11 @@ def test_report_renders_offline_in_headless_chromium(run_dir):
             "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
         )
         summary = page.inner_text("#summary")
+        headline = page.inner_text("#excess-headline")
+        above = page.evaluate(
+            "document.querySelector('#excess-headline').getBoundingClientRect().top"
+            " < document.querySelector('#summary').getBoundingClientRect().top"
+        )
         sizes = page.evaluate(
             "Array.from(document.querySelectorAll('figure svg'))"
             ".map(s => s.getBoundingClientRect().width * s.getBoundingClientRect().height)"
@@ -129,4 +140,5 @@ def test_report_renders_offline_in_headless_chromium(run_dir):
     assert figures >= 6 and tables >= 4 and broken == 0
     assert all(area > 10_000 for area in sizes)
     assert "window-" in summary
+    assert above and "against no cutover" in headline and "window-2w" in headline
     assert (run_dir / "report-screenshot.png").stat().st_size > 10_000

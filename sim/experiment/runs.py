@@ -36,7 +36,9 @@ from typing import Any
 import pandas as pd
 
 from sim.experiment.errors import ExperimentError
-from sim.experiment.runfolder import RunFolder, RunFolderError, environment
+from sim.experiment.runfolder import RunFolder, RunFolderError, RunFolderWriteError, environment
+from sim.experiment.twin import TWIN, no_cutover
+from sim.metrics.excess import UnitDays, add_excess, breakdown, time_to_sign, unit_days
 from sim.metrics.kpis import thresholds
 from sim.metrics.summary import summarise
 from sim.metrics.tables import tabulate
@@ -67,6 +69,7 @@ class Plan:
     block_size: int = 0  # 0: chosen from the replication count
     detail: bool = False  # keep unit-day and lab-day tables too
     per_result: bool = False  # keep one row per result too (small runs only)
+    twin: bool = True  # also run the no-cutover twin of each replication (excess KPIs)
 
     def __post_init__(self) -> None:
         # Absolute, so that a run can be resumed or charted from any working directory.
@@ -78,6 +81,8 @@ class Plan:
         names = [v.name for v in self.variants]
         if len(set(names)) != len(names):
             raise ExperimentError(f"variant names repeat: {', '.join(names)}")
+        if self.twin and TWIN in names:
+            raise ExperimentError(f"variant name {TWIN!r} is the twin's; rename the variant")
         if self.block_size == 0:
             size = min(MAX_BLOCK, max(1, math.ceil(self.replications / 50)))
             object.__setattr__(self, "block_size", size)
@@ -95,7 +100,10 @@ class Plan:
             Variant(v["name"], v.get("declared"), tuple(v.get("overrides", ())))
             for v in data["variants"]
         )
-        return cls(**{**data, "variants": variants, "overrides": tuple(data.get("overrides", ()))})
+        # A run started before the twin existed has none, and resumes without one.
+        twin = bool(data.get("twin", False))
+        overrides = tuple(data.get("overrides", ()))
+        return cls(**{**data, "variants": variants, "overrides": overrides, "twin": twin})
 
 
 def plan_for(
@@ -123,6 +131,21 @@ def load_variants(plan: Plan) -> dict[str, LoadedScenario]:
     return out
 
 
+def load_twin(
+    plan: Plan, scenarios: dict[str, LoadedScenario], in_python: bool
+) -> LoadedScenario | None:
+    """The plan's no-cutover twin (None with ``twin=False``): that of the base scenario, the
+    file with the run's overrides and no variant patch (:mod:`sim.experiment.twin` says why),
+    or, for scenarios made in Python, that of the first one."""
+    if not plan.twin:
+        return None
+    if in_python:
+        base = next(iter(scenarios.values()))
+    else:
+        base = load_scenario(plan.scenario_file, None, plan.overrides)
+    return no_cutover(base)
+
+
 # ---------------------------------------------------------------------------------- blocks
 
 
@@ -137,6 +160,7 @@ class Block:
     root_seed: int
     detail: bool
     per_result: bool
+    twin: LoadedScenario | None = None
 
 
 @dataclass
@@ -155,6 +179,11 @@ def keep_freed_memory() -> bool:
     touched anew (1-2 s per replication, in system time). Kept in the heap, the next
     replication of the same worker reuses those pages. The peak memory does not change, and
     neither do the results. Returns whether it applied (glibc only).
+
+    It changes the whole process, so it is opt-in, for processes that run replications and
+    nothing else: the ``initializer`` of :func:`executor_for`'s workers, or the ``cutover``
+    command's own process. Running blocks never applies it (a notebook kernel keeps its
+    allocator as it was).
     """
     global _MEMORY_KEPT
     if _MEMORY_KEPT is None:
@@ -173,24 +202,48 @@ _MEMORY_KEPT: bool | None = None
 
 
 def run_block(block: Block) -> BlockResult:
-    """Run every variant of the block's replications; return their summary tables."""
-    keep_freed_memory()
+    """Run the twin (if any) and every variant of the block's replications; return their
+    summary tables, each variant's with its excess over the twin of the same replication."""
     start = time.perf_counter()
     parts: dict[str, list[pd.DataFrame]] = {}
     for r in block.replications:
+        twin_summary, twin_days = None, None
+        if block.twin is not None:
+            twin_summary, twin_days = _replicate(block.twin, r, block, None, is_twin=True)
         for name, sc in block.scenarios.items():
-            rep = run_replication(sc, r, block.root_seed)
-            tables = tabulate(rep, with_results=block.per_result)
-            summary = summarise(tables, detail=block.detail)
-            if block.per_result:
-                summary["results"] = tables.results
-            del rep, tables
-            for table, frame in summary.items():
-                frame.insert(0, "replication", r)
-                frame.insert(0, "variant", name)
-                parts.setdefault(table, []).append(frame)
+            summary, _ = _replicate(sc, r, block, twin_days)
+            if twin_summary is not None:
+                add_excess(summary, twin_summary)
+            _collect(parts, summary, name, r)
+        if twin_summary is not None:  # last: the variants' excess needs it unlabelled
+            add_excess(twin_summary, twin_summary)
+            _collect(parts, twin_summary, TWIN, r)
     tables = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
     return BlockResult(block.index, tables, time.perf_counter() - start)
+
+
+def _replicate(
+    sc: LoadedScenario, r: int, block: Block, twin_days: UnitDays | None, is_twin: bool = False
+) -> tuple[dict[str, pd.DataFrame], UnitDays]:
+    """One replication's summary tables, with its breakdown against the twin's unit-days
+    (``twin_days``, or its own if it is the twin; no excess without a twin) and its
+    time-to-sign distribution; and its unit-days, for the twin to hand to the variants."""
+    rep = run_replication(sc, r, block.root_seed)
+    tables = tabulate(rep, with_results=block.per_result)
+    summary = summarise(tables, detail=block.detail)
+    days = unit_days(rep, tables)
+    summary["breakdown"] = breakdown(days, days if is_twin else twin_days)
+    summary["time_to_sign"] = time_to_sign(rep)
+    if block.per_result:
+        summary["results"] = tables.results
+    return summary, days
+
+
+def _collect(parts: dict[str, list[pd.DataFrame]], summary: dict, name: str, r: int) -> None:
+    for table, frame in summary.items():
+        frame.insert(0, "replication", r)
+        frame.insert(0, "variant", name)
+        parts.setdefault(table, []).append(frame)
 
 
 class InlineExecutor(Executor):
@@ -209,16 +262,22 @@ class InlineExecutor(Executor):
 
 @contextlib.contextmanager
 def executor_for(
-    kind: str = "process", workers: int | None = None, scheduler: str | None = None
+    kind: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    initializer: Callable[[], object] | None = None,
 ) -> Iterator[Executor]:
     """An executor by name: ``process`` (local processes; 1 worker runs inline) or ``dask``
-    (the cluster at ``scheduler``, or a local one with ``workers`` processes)."""
+    (the cluster at ``scheduler``, or a local one with ``workers`` processes).
+
+    ``initializer`` (e.g. :func:`keep_freed_memory`) runs in each worker process as it starts,
+    never in this one: one inline worker does without it."""
     workers = workers or os.cpu_count() or 1
     if kind == "process":
         if workers == 1:
             yield InlineExecutor()
             return
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=initializer)
         try:
             yield pool
         finally:
@@ -246,6 +305,8 @@ def executor_for(
                 )
             )
             client = stack.enter_context(Client(cluster))
+        if initializer is not None:
+            client.register_worker_callbacks(setup=initializer)
         yield client.get_executor(pure=False)
 
 
@@ -274,12 +335,15 @@ def start_run(
 
     ``scenarios`` (name -> loaded scenario, as made in Python with
     :func:`sim.scenario.with_changes`) replaces loading the plan's variants from the file.
+    Returns the folder and the scenarios to run: the variants, then the twin under
+    :data:`~sim.experiment.twin.TWIN` if the plan has one.
     """
     if scenarios is not None and list(scenarios) != [v.name for v in plan.variants]:
         raise ExperimentError("the scenarios given must be the plan's variants, in order")
     in_python = scenarios is not None
     scenarios = scenarios or load_variants(plan)
     first = next(iter(scenarios.values()))
+    twin = load_twin(plan, scenarios, in_python)
     now = now or dt.datetime.now(dt.UTC)
     hashes = {name: sc.digest() for name, sc in scenarios.items()}
     combined = first.digest() if len(hashes) == 1 else _combine(hashes)
@@ -294,7 +358,8 @@ def start_run(
         "variants": [v.name for v in plan.variants],
         "replications": plan.replications,
         "root_seed": plan.root_seed,
-        "scenario_hash": hashes,
+        "scenario_hash": hashes | ({TWIN: twin.digest()} if twin else {}),
+        "twin": TWIN if twin else None,
         "variant_descriptions": (
             dict.fromkeys(scenarios, "made in Python") if in_python else _descriptions(plan)
         ),
@@ -303,13 +368,15 @@ def start_run(
         "blocks": len(plan.blocks()),
         **environment(),
     }
+    scenarios = scenarios | ({TWIN: twin} if twin else {})
     data = {n: sc.resolved_data() for n, sc in scenarios.items()}
     return RunFolder.create(out, name, manifest, data), scenarios
 
 
 def _descriptions(plan: Plan) -> dict[str, str]:
     """Each variant's ``description`` from the scenario file, or its overrides."""
-    patches = variant_patches(load_doc(Path(plan.scenario_file)).data)
+    doc = load_doc(Path(plan.scenario_file))
+    patches = variant_patches(doc.data, doc)
     out = {}
     for v in plan.variants:
         patch = patches.get(v.declared or "", {})
@@ -343,7 +410,10 @@ def reopen_run(
             f"{run_dir} is a run of {plan.scenario_file}, not of {scenario_file}; "
             "resume it without a scenario argument or with the same file"
         )
+    in_python = scenarios is not None
     scenarios = scenarios or load_variants(plan)
+    twin = load_twin(plan, scenarios, in_python)
+    scenarios = scenarios | ({TWIN: twin} if twin else {})
     saved = folder.manifest.get("scenario_hash", {})
     changed = [n for n, sc in scenarios.items() if saved.get(n) != sc.digest()]
     if changed:
@@ -366,9 +436,31 @@ def execute(
     """Run the blocks not yet on disk and write each as it finishes.
 
     On Ctrl-C (or any error) pending blocks are cancelled, finished ones stay, the manifest
-    says ``interrupted`` and :class:`Interrupted` is raised (the error itself, for errors).
+    says ``interrupted`` (if it can still be written) and :class:`Interrupted` is raised (the
+    error itself, for errors: :class:`RunFolderWriteError` when the disk refused a write).
+    The folder is locked meanwhile, and the files of the blocks already done are checked
+    against their hashes first (:class:`RunFolderDamaged`).
     """
-    folder.clean_partial()
+    if plan.twin and TWIN not in scenarios:
+        raise ExperimentError(
+            "the plan runs the no-cutover twin: pass the scenarios start_run or reopen_run "
+            "returned (they include it)"
+        )
+    with folder.lock():
+        folder.block_files()
+        folder.clean_partial()
+        return _execute_blocks(folder, plan, scenarios, executor, progress)
+
+
+def _execute_blocks(
+    folder: RunFolder,
+    plan: Plan,
+    scenarios: dict[str, LoadedScenario],
+    executor: Executor,
+    progress: Progress | None,
+) -> RunFolder:
+    twin = scenarios.get(TWIN) if plan.twin else None
+    variants = {k: v for k, v in scenarios.items() if k != TWIN}
     blocks = plan.blocks()
     done = folder.done_blocks()
     todo = [i for i in range(len(blocks)) if i not in done]
@@ -379,7 +471,9 @@ def execute(
     futures: set[Future] = set()
     try:
         for i in todo:
-            block = Block(i, blocks[i], scenarios, plan.root_seed, plan.detail, plan.per_result)
+            block = Block(
+                i, blocks[i], variants, plan.root_seed, plan.detail, plan.per_result, twin
+            )
             futures.add(executor.submit(run_block, block))
         while futures:
             finished, futures = wait(futures, return_when=FIRST)
@@ -398,9 +492,10 @@ def execute(
     except BaseException as exc:
         for f in futures:
             f.cancel()
-        folder.update_manifest(
-            status="interrupted", elapsed_seconds=previous + time.perf_counter() - started
-        )
+        with contextlib.suppress(RunFolderWriteError):  # a full disk: the status stays stale
+            folder.update_manifest(
+                status="interrupted", elapsed_seconds=previous + time.perf_counter() - started
+            )
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(folder, len(done), len(blocks)) from None
         raise

@@ -30,6 +30,7 @@ class KpiInputs:
     site_days: pd.DataFrame  # the unit-day table
     late: np.ndarray  # per result: a late abnormal result
     orphan: np.ndarray  # per result: nobody watches it
+    abnormal: np.ndarray  # per result: abnormal (critical ones included)
     late_unit_weeks: np.ndarray  # late abnormal results per unit and ISO week
     backlog_days: np.ndarray  # unsigned results over all units at the end of each day
     reroute_hours: float  # central reroute queue
@@ -82,11 +83,19 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "orphans",
             "results",
-            "results that arrived where nobody watches them (locked legacy inbox, lost "
-            "reroute) and so were never signed",
-            compute=lambda x: float(x.orphan.sum()),
+            "abnormal or critical results that arrived where nobody watches them (locked "
+            "legacy inbox, lost reroute) and so were never signed: the safety signal",
+            compute=lambda x: float((x.orphan & x.abnormal).sum()),
             threshold=1,
-            label="orphaned results",
+            label="unwatched abnormal results",
+        ),
+        Kpi(
+            "orphans_normal",
+            "results",
+            "normal results that nobody watches (as orphans, but not a safety signal)",
+            compute=lambda x: float((x.orphan & ~x.abnormal).sum()),
+            threshold=100,
+            label="unwatched normal results",
         ),
         Kpi(
             "late_abnormal_peak_site_week",

@@ -23,7 +23,7 @@ from sim.metrics.tables import Tables, week_starts
 from sim.model.ledger import ACTIVITIES
 
 HOURS = [f"{a}_hours" for a in ACTIVITIES] + ["overtime_hours", "worked_hours"]
-COUNTS = ["results", "signed", "backlog", "late_abnormal", "orphans"]
+COUNTS = ["results", "signed", "backlog", "late_abnormal", "orphans", "orphans_normal"]
 
 SUMMARY_TABLES = ("kpis", "region_days", "site_weeks", "locks")
 DETAIL_TABLES = ("site_days", "lab_days")
@@ -101,7 +101,7 @@ def _site_weeks(days: pd.DataFrame, n_units: int) -> pd.DataFrame:
     rows = np.repeat(first_rows[entry_unit], len(weeks))
     out = {k: days[k].array.take(rows) for k in ("site", "kind", "area")}
     out["week"] = np.tile(weeks.astype("datetime64[us]"), len(entries))
-    for c in ("results", "signed", "late_abnormal", "orphans"):
+    for c in ("results", "signed", "late_abnormal", "orphans", "orphans_normal"):
         out[c] = entry_totals(unit_weeks(c)).ravel()
     hours = ["dual_system_hours", "overtime_hours"]
     sums = _float_sums(days, hours, entry[:, None] * len(weeks) + week)

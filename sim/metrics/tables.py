@@ -129,6 +129,7 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
     unit = o.unit
     orphan = np.flatnonzero(~np.isnan(rep.orphan_time))
     orphan_at = rep.orphan_time[orphan]
+    urgent = o.abnormal[orphan]  # critical results are abnormal too
     # Results orphaned on arrival (after a lock) never enter an inbox or its backlog.
     enters = orphan_at != rep.lab_ready[orphan]
     arrived = _day_counts(rep, unit, rep.lab_ready)
@@ -154,7 +155,9 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
         "signed": signed_count.ravel(),
         "backlog": backlog.ravel(),
         "late_abnormal": _day_counts(rep, unit[late], late_at).ravel(),
-        "orphans": _day_counts(rep, unit[orphan], orphan_at).ravel(),
+        # Orphans are the safety signal only for abnormal and critical results.
+        "orphans": _day_counts(rep, unit[orphan[urgent]], orphan_at[urgent]).ravel(),
+        "orphans_normal": _day_counts(rep, unit[orphan[~urgent]], orphan_at[~urgent]).ravel(),
     }
     for a, name in enumerate(ACTIVITIES):
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
@@ -219,19 +222,23 @@ def _turnarounds_by_lab_day(
 #: rest), in value order, so that each order statistic is selected within one small bucket.
 _BUCKETS = 256
 _BUCKET_SHIFT = 52 - 3  # keeps a float's exponent and the top three bits of its mantissa
+#: Flipping all but the sign bit of a negative float's bits puts the bits in value order.
+_ALL_BUT_SIGN = 0x7FFF_FFFF_FFFF_FFFF
+#: The turnaround percentiles of :func:`lab_days`, as fractions.
+_QUANTILES = (0.5, 0.9)
 
 
 @numba.njit(cache=True)
 def _group_quantiles(x, bounds):  # pragma: no cover - compiled
     """Median and 90th percentile of each group ``x[bounds[g]:bounds[g + 1]]``, shape (groups,
     2), with linear interpolation as numpy's default. ``x`` has no nan."""
-    out = np.empty((len(bounds) - 1, 2))
+    out = np.empty((len(bounds) - 1, len(_QUANTILES)))
     bucketed = np.empty(np.max(np.diff(bounds)) if len(bounds) > 1 else 0)
     starts = np.empty(_BUCKETS + 1, dtype=np.int64)
     for g in range(len(bounds) - 1):
         n = bounds[g + 1] - bounds[g]
         _bucket_sort(x[bounds[g] : bounds[g + 1]], bucketed, starts)
-        for j, p in enumerate((0.5, 0.9)):
+        for j, p in enumerate(_QUANTILES):
             pos = (n - 1) * p
             lo = int(np.floor(pos))
             x_lo = _order_statistic(bucketed, starts, lo)
@@ -244,7 +251,7 @@ def _group_quantiles(x, bounds):  # pragma: no cover - compiled
 def _bucket_sort(x, out, starts):  # pragma: no cover - compiled
     """Copy ``x`` to ``out`` sorted by bucket; ``starts``: where each bucket starts, and ends."""
     bits = x.view(np.int64)
-    key = (bits ^ ((bits >> 63) & 0x7FFF_FFFF_FFFF_FFFF)) >> _BUCKET_SHIFT  # in value order
+    key = (bits ^ ((bits >> 63) & _ALL_BUT_SIGN)) >> _BUCKET_SHIFT  # in value order
     key = np.minimum(key - key.min(), _BUCKETS - 1)
     starts[:] = 0
     for k in key:
@@ -401,6 +408,7 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
         site_days=days,
         late=late,
         orphan=~np.isnan(rep.orphan_time),
+        abnormal=rep.orders.abnormal,
         late_unit_weeks=np.add.reduceat(late_days, starts, axis=1),
         backlog_days=days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0),
         reroute_hours=rep.reroute_minutes / 60.0,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -135,7 +136,8 @@ def generate_orders(
         "lookup_u": np.empty(total, f32),
         "match_u": np.empty(total, f32),
     }
-    out = tuple(cols.values())
+    out = OrderColumns(**cols)
+    day_clock = DayClock(cal.day_start, cal.dst_shift)
     no_paper = (np.inf, np.inf)
     a = 0
     for i, u in enumerate(tl.units):
@@ -170,17 +172,88 @@ def generate_orders(
         if np.isfinite(go) and go < cal.horizon_minutes:
             paper = _downtime(s.policies, cal, cal.day_index(go)) or no_paper
         start, keep = thinned[i]
-        a = _place_orders(
-            out, a, i, potential[i], cal.day_start, cal.dst_shift, h0 * 60.0, h1 - h0,
-            u_minute, u_attr[3], u_attr[4], u.signers, category, abnormal, critical, review,
-            action, chase_u, lookup, lookup_max, u_match, np.concatenate(turnaround), counts,
-            start, keep, *paper,
-        )  # fmt: skip
+        draws = UnitDraws(
+            per_day=potential[i],
+            u_minute=u_minute,
+            u_signer=u_attr[3],
+            u_lookup=u_attr[4],
+            category=category,
+            abnormal=abnormal,
+            critical=critical,
+            review=review,
+            action=action,
+            chase_u=chase_u,
+            lookup=lookup,
+            u_match=u_match,
+            turnaround=np.concatenate(turnaround),
+            counts=counts,
+        )
+        rules = UnitRules(h0 * 60.0, h1 - h0, u.signers, lookup_max, start, keep, *paper)
+        a = _place_orders(out, a, i, draws, day_clock, rules)
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
 
 
+class OrderColumns(NamedTuple):
+    """The placed orders' columns that :func:`_place_orders` writes: those of :class:`Orders`
+    and then those of :class:`OrderInputs`, per order."""
+
+    unit: np.ndarray
+    time: np.ndarray
+    category: np.ndarray
+    abnormal: np.ndarray
+    critical: np.ndarray
+    signer: np.ndarray
+    paper: np.ndarray
+    turnaround: np.ndarray
+    review: np.ndarray
+    chase_u: np.ndarray
+    lookup: np.ndarray
+    lookup_u: np.ndarray
+    match_u: np.ndarray
+
+
+class UnitDraws(NamedTuple):
+    """What was drawn for one unit's *potential* orders (placed or thinned), in order."""
+
+    per_day: np.ndarray  # potential orders per day
+    u_minute: np.ndarray  # uniform: the minute within the ordering hours
+    u_signer: np.ndarray  # uniform: which of the unit's signers orders
+    u_lookup: np.ndarray  # uniform deciding a lookup (stored as float32)
+    category: np.ndarray  # test category
+    abnormal: np.ndarray
+    critical: np.ndarray
+    review: np.ndarray  # minutes to sign
+    action: np.ndarray  # minutes of acting on it, one per abnormal order, in order
+    chase_u: np.ndarray  # uniform giving the chase minutes, if chased
+    lookup: np.ndarray  # lookup minutes, one per order that can need a lookup, in order
+    u_match: np.ndarray  # uniform deciding manual matching
+    turnaround: np.ndarray  # minutes of analysis, category after category
+    counts: np.ndarray  # orders per category: where each category's turnarounds start
+
+
+class DayClock(NamedTuple):
+    """Per day of the calendar: its first minute and the daylight-saving shift after 03:00."""
+
+    day_start: np.ndarray
+    dst_shift: np.ndarray
+
+
+class UnitRules(NamedTuple):
+    """How one unit's potential orders become placed orders."""
+
+    minute0: float  # first minute of the ordering hours in a day
+    hours: float  # length of the ordering hours
+    signers: int  # orderers in the unit
+    lookup_max: float  # a lookup uniform at or above this never needs a lookup
+    thin_from: int  # the first potential order of the thinned days ...
+    keep: np.ndarray  # ... and, from it on, which are placed
+    paper_from: float  # cutover downtime (orders on paper), start minute ...
+    paper_to: float  # ... and end minute
+
+
 _BELOW_ONE = np.nextafter(np.float32(1), np.float32(0))  # a float32 uniform stays below 1
+_DST_FROM_MINUTE = 180.0  # a day's daylight-saving shift applies from 03:00, as in Calendar
 
 
 def chase_minutes(
@@ -230,20 +303,22 @@ def _classify(u_attr, cat_cum, abn_share, crit_share):  # pragma: no cover - com
 
 
 @numba.njit(cache=True)
-def _place_orders(
-    out, a, unit, per_day, day_start, dst_shift, minute0, hours, u_minute, u_signer, u_lookup,
-    signers, category, abnormal, critical, review, action, chase_u, lookup, lookup_max, u_match,
-    turnaround, counts, start, keep, paper_from, paper_to,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Write a unit's placed orders into the columns ``out`` (in the order of ``cols``) from
-    row ``a`` on; return the row after the last. Potential order ``j`` is placed unless
-    ``keep[j - start]`` says otherwise. Each value is computed as the numpy expressions did,
-    so that it is bit for bit the same: the order time as ``Calendar.local_minutes``, the
-    abnormal action added to the review time in float64, and so on. ``lookup`` holds the
-    lookup times of the potential orders whose (float32) lookup uniform is below
-    ``lookup_max``, in order; the others never need one and get 0."""
-    o_unit, o_time, o_cat, o_abn, o_crit, o_signer, o_paper = out[:7]
-    o_turn, o_review, o_chase_u, o_lookup, o_lookup_u, o_match = out[7:]
+def _place_orders(out, a, unit, draws, days, rules):  # pragma: no cover - compiled
+    """Write the placed orders of unit ``unit`` (its :class:`UnitDraws`) into the columns
+    ``out`` from row ``a`` on; return the row after the last. Potential order ``j`` is placed
+    unless ``rules.keep[j - rules.thin_from]`` says otherwise. Each value is computed as the
+    numpy expressions did, so that it is bit for bit the same: the order time as
+    ``Calendar.local_minutes`` (``days``), the abnormal action added to the review time in
+    float64, and so on. ``draws.lookup`` holds the lookup times of the potential orders whose
+    (float32) lookup uniform is below ``rules.lookup_max``, in order; the others never need
+    one and get 0."""
+    per_day, category, abnormal, counts = (
+        draws.per_day,
+        draws.category,
+        draws.abnormal,
+        draws.counts,
+    )
+    start, keep, lookup_max, signers = rules.thin_from, rules.keep, rules.lookup_max, rules.signers
     next_turn = np.zeros(len(counts), dtype=np.int64)  # each category's next turnaround
     for c in range(1, len(counts)):
         next_turn[c] = next_turn[c - 1] + counts[c - 1]
@@ -253,35 +328,36 @@ def _place_orders(
     for day in range(len(per_day)):
         for _ in range(per_day[day]):
             c = category[j]
-            turn = turnaround[next_turn[c]]
+            turn = draws.turnaround[next_turn[c]]
             next_turn[c] += 1
-            minutes = review[j]
+            minutes = draws.review[j]
             if abnormal[j]:
-                minutes += action[next_action]
+                minutes += draws.action[next_action]
                 next_action += 1
-            u_look = np.float32(u_lookup[j])
+            u_look = np.float32(draws.u_lookup[j])
             look = np.float32(0.0)
             if u_look < lookup_max:
-                look = lookup[next_lookup]
+                look = draws.lookup[next_lookup]
                 next_lookup += 1
             if 0 <= j - start < len(keep) and not keep[j - start]:
                 j += 1
                 continue
-            minute = minute0 + u_minute[j] * hours * 60.0
-            t = day_start[day] + minute - (dst_shift[day] if minute >= 180.0 else 0.0)
-            o_unit[a] = unit
-            o_time[a] = t
-            o_cat[a] = c
-            o_abn[a] = abnormal[j]
-            o_crit[a] = critical[j]
-            o_signer[a] = min(np.int16(u_signer[j] * signers), signers - 1)
-            o_paper[a] = t >= paper_from and t < paper_to
-            o_turn[a] = turn
-            o_review[a] = minutes
-            o_chase_u[a] = min(np.float32(chase_u[j]), _BELOW_ONE)
-            o_lookup[a] = look
-            o_lookup_u[a] = u_look
-            o_match[a] = u_match[j]
+            minute = rules.minute0 + draws.u_minute[j] * rules.hours * 60.0
+            shift = days.dst_shift[day] if minute >= _DST_FROM_MINUTE else 0.0
+            t = days.day_start[day] + minute - shift
+            out.unit[a] = unit
+            out.time[a] = t
+            out.category[a] = c
+            out.abnormal[a] = abnormal[j]
+            out.critical[a] = draws.critical[j]
+            out.signer[a] = min(np.int16(draws.u_signer[j] * signers), signers - 1)
+            out.paper[a] = t >= rules.paper_from and t < rules.paper_to
+            out.turnaround[a] = turn
+            out.review[a] = minutes
+            out.chase_u[a] = min(np.float32(draws.chase_u[j]), _BELOW_ONE)
+            out.lookup[a] = look
+            out.lookup_u[a] = u_look
+            out.match_u[a] = draws.u_match[j]
             a += 1
             j += 1
     return a

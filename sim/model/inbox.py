@@ -41,6 +41,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.model.kernels import session as session_kernel
+from sim.model.kernels.session import (
+    KEYS_PER_WORKER,
+    ClassTable,
+    CodeTables,
+    ItemColumns,
+    Ledger,
+    Overtime,
+    PoolItems,
+    Rows,
+    SessionTimes,
+    Signers,
+)
 from sim.model.kernels.sorting import argsort_nearly_sorted, has_finite_ties
 from sim.model.ledger import ACTIVITIES, WORKLOAD
 
@@ -137,12 +149,36 @@ class SignerPool:
         self.is_chase = np.empty(m, dtype=bool)
         self.lookup = np.empty(m, dtype=attrs.lookup.dtype)  # 0 for chase tasks
         self.lookup_u = np.empty(m, dtype=attrs.lookup_u.dtype)
-        session_kernel.take_items(
-            gid, attrs.signer, items.inbox, attrs.urgency, attrs.handling, attrs.is_chase,
-            attrs.lookup, attrs.lookup_u, _N_CLASSES, self.signer, self.inbox, self.urgency,
-            self._code, self.handling, self.is_chase, self.lookup, self.lookup_u,
-        )  # fmt: skip
+        source = ItemColumns(
+            attrs.signer,
+            items.inbox,
+            attrs.urgency,
+            attrs.handling,
+            attrs.is_chase,
+            attrs.lookup,
+            attrs.lookup_u,
+        )
+        own = ItemColumns(
+            self.signer,
+            self.inbox,
+            self.urgency,
+            self.handling,
+            self.is_chase,
+            self.lookup,
+            self.lookup_u,
+        )
+        session_kernel.take_items(gid, source, _N_CLASSES, own, self._code)
         self.signed = np.zeros(len(gid), dtype=bool)
+        self._items = PoolItems(
+            self._code,
+            self.handling,
+            self.lookup,
+            self.lookup_u,
+            self.is_chase,
+            self.gid,
+            self.signed,
+            self.sign_times,
+        )
         # Items from here on never arrive by themselves (ready = inf) but may be injected.
         self._queue_end = int(np.searchsorted(self.ready, np.inf))
         self._next = 0
@@ -158,12 +194,15 @@ class SignerPool:
         self._streak = _absence_streaks(self._present)
         self._worker_day = -1
         self.worker = np.arange(n)
-        self._nobody = 8 * n  # sort key of items nobody works today: after everyone's
-        self._key_dtype = np.min_scalar_type(self._nobody)
-        size = n * _N_CLASSES  # tables by code, for this session:
-        self._key_of = np.empty(size, dtype=self._key_dtype)  # sort key
-        self._second_of = np.empty(size, dtype=bool)  # in its worker's second inbox
-        self._urgent_of = np.empty(size, dtype=bool)  # urgent enough for overtime
+        nobody = KEYS_PER_WORKER * n  # sort key of items nobody works today: after everyone's
+        size = n * _N_CLASSES  # tables by code, for this session
+        self._tables = CodeTables(
+            key_of=np.empty(size, dtype=np.min_scalar_type(nobody)),
+            second_of=np.empty(size, dtype=bool),
+            urgent_of=np.empty(size, dtype=bool),
+            nobody=nobody,
+            head_group=_HEAD_GROUP,
+        )
         self._home = np.zeros(n, dtype=bool)  # each signer's home (Millennium?) in those
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
@@ -175,7 +214,6 @@ class SignerPool:
         n_days = cfg.presence.shape[1]
         self.staff_minutes = np.zeros((n_days, len(ACTIVITIES), len(self.units)))
         self.overtime_minutes = np.zeros((n_days, len(self.units)))
-        self._day = 0
 
     # ------------------------------------------------------------------ admission
     def admit(self, t: float) -> None:
@@ -226,7 +264,6 @@ class SignerPool:
         if week != self._week:
             self.overtime_used[:] = 0.0
             self._week = week
-        self._day = day
         if state is None:
             state = [x[self.units] for x in self.unit_state(t)]
         home, learn, look_share, train = state
@@ -236,56 +273,72 @@ class SignerPool:
             self._workers(day)
             self._worker_day = day
         session_kernel.session_tables(
-            new_workers, self.worker, home, self._unit_of, self._home, _GROUP, _SECOND, _URGENCY,
-            URGENT, _HOME_NEW, self._nobody, self._key_of, self._second_of, self._urgent_of,
-        )  # fmt: skip
+            new_workers,
+            self.worker,
+            home,
+            self._unit_of,
+            self._home,
+            _CLASS_TABLE,
+            URGENT,
+            self._tables,
+        )
+        signers = Signers(
+            unit_of=self._unit_of,
+            unit_learn=learn,
+            unit_look=look_share,
+            switch_cost=float(cfg.switch_cost),
+            paid=np.zeros(self.n, dtype=bool),
+            messages=self.messages,
+            worked=self.worked,
+            busy_until=self.busy_until,
+        )
+        ledger = Ledger(self.staff_minutes[day], _KERNEL_ROWS)
         # Scheduled workload first, up to its share of the session.
         start, close, clock, limit = session_kernel.open_session(
-            t, end, self.busy_until, train, self._unit_of, present, cfg.workload_share,
-            self.workload, self.staff_minutes[day], _WORKLOAD_ROWS,
-        )  # fmt: skip
-        idle = np.zeros(self.n)
+            t,
+            end,
+            signers,
+            train,
+            present,
+            cfg.workload_share,
+            self.workload,
+            ledger.cells,
+            _WORKLOAD_ROWS,
+        )
+        times = SessionTimes(present, start, close, limit, idle=np.zeros(self.n))
         self.admit(t)
-        paid = np.zeros(self.n, dtype=bool)
         if cfg.refresh:
-            clock = self._refresh_rounds(
-                t, present, close, clock, limit, paid, idle, learn, look_share
-            )
+            clock = self._refresh_rounds(t, times, clock, signers, ledger)
         # Then urgent leftovers in overtime, up to the weekly cap. Overtime only for urgent
         # items the signer knows about: those in the home inbox, or in the second inbox if it
         # was opened this session. One compiled call, as most sessions are only this.
+        overtime = Overtime(float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day])
         self.pending = session_kernel.finish_session(
-            not cfg.refresh, self.pending, self._code, self._key_of, self._second_of,
-            self._urgent_of, self._nobody, self.handling, self.lookup, self.lookup_u,
-            self.is_chase, learn, look_share, float(cfg.switch_cost), paid, clock, limit,
-            _HEAD_GROUP, self.messages, self.staff_minutes[day], _KERNEL_ROWS, self._unit_of,
-            self.gid, self.sign_times, self.signed, present, start, close, idle,
-            float(cfg.overtime_cap), self.overtime_used, self.overtime_minutes[day], self.worked,
-            self.busy_until,
-        )  # fmt: skip
+            not cfg.refresh,
+            self.pending,
+            self._items,
+            self._tables,
+            signers,
+            ledger,
+            times,
+            clock,
+            overtime,
+        )
 
     def _refresh_rounds(
-        self,
-        t: float,
-        present: np.ndarray,
-        close: np.ndarray,
-        clock: np.ndarray,
-        limit: np.ndarray,
-        paid: np.ndarray,
-        idle: np.ndarray,
-        learn: np.ndarray,
-        look_share: np.ndarray,
+        self, t: float, times: SessionTimes, clock: np.ndarray, signers: Signers, ledger: Ledger
     ) -> np.ndarray:
         """Regular work of a ``refresh`` session: round after round, each over what arrived
-        while the signer worked; idle signers jump to their next arrival (``idle`` is added to
-        in place). Returns the clocks."""
+        while the signer worked; idle signers jump to their next arrival (``times.idle`` is
+        added to in place). Returns the clocks."""
+        present, close, limit, idle = times.present, times.close, times.limit, times.idle
         first_round = True
         while True:
             ids = self.pending
             if not first_round:  # refresh: only what arrived while the signer worked
                 ids = ids[self.ready[ids] <= clock[self.worker[self.signer[ids]]]]
             if ids.size:
-                clock, paid = self._work(ids, clock, limit, paid, learn, look_share, True)
+                clock = self._work(ids, clock, limit, signers, ledger)
             first_round = False
             self.admit(float(np.max(np.where(present, close, t))))
             waiting = self.pending
@@ -305,22 +358,23 @@ class SignerPool:
             idle += np.where(jump, nxt - clock, 0.0)
             clock = np.where(jump, nxt, clock)
 
-    def _work(self, ids, clock, limit, paid, learn, look_share, regular):
-        """Work ``ids`` (ascending) in priority order from each signer's ``clock`` until
-        ``limit``: the owner's, or a colleague's covering an absence.
-
-        Returns the new clocks and which signers have opened their second inbox.
-        """
+    def _work(
+        self,
+        ids: np.ndarray,
+        clock: np.ndarray,
+        limit: np.ndarray,
+        signers: Signers,
+        ledger: Ledger,
+    ) -> np.ndarray:
+        """Regular work of ``ids`` (ascending) in priority order from each signer's ``clock``
+        until ``limit``: the owner's, or a colleague's covering an absence. Marks in
+        ``signers.paid`` who opened the second inbox; returns the new clocks."""
         clock, n_done = session_kernel.work(
-            ids, self._code, self._key_of, self._second_of, self._nobody, self.handling,
-            self.lookup, self.lookup_u, self.is_chase, learn, look_share,
-            float(self.cfg.switch_cost), paid, clock, limit, regular, _HEAD_GROUP, self.messages,
-            self.staff_minutes[self._day], _KERNEL_ROWS, self._unit_of, self.gid, self.sign_times,
-            self.signed,
-        )  # fmt: skip
+            ids, self._items, self._tables, signers, ledger, clock, limit, True
+        )
         if n_done:
             self.pending = session_kernel.unsigned(self.pending, self.signed)
-        return clock, paid
+        return clock
 
     def _workers(self, day: int) -> None:
         """Set who works each signer's inbox today (``worker``): the signer, a covering
@@ -333,9 +387,14 @@ class SignerPool:
         """
         after = self.cfg.cover_after_days
         session_kernel.workers(
-            self._present[day], self._streak[day], after is not None, after or 0,
-            self._seg_start, self._seg_len, self.worker,
-        )  # fmt: skip
+            self._present[day],
+            self._streak[day],
+            after is not None,
+            after or 0,
+            self._seg_start,
+            self._seg_len,
+            self.worker,
+        )
         if after is not None and self.cfg.signer_site is not None:
             self._site_cover(day, after)
 
@@ -365,11 +424,10 @@ _GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 
 _HEAD_GROUP = 1  # groups up to this one are worked before the messages
 _NO_ITEMS = np.empty(0, dtype=np.int64)
 _N_CLASSES = _HOME_NEW
+_CLASS_TABLE = ClassTable(_GROUP, _SECOND, _URGENCY, _HOME_NEW)
 # Rows of a day's staff-minute cells that the session kernels book into.
 _WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])
-_KERNEL_ROWS = tuple(
-    ACTIVITIES.index(a) for a in ("signing", "chase", "lookup", "dual_system", "messages")
-)
+_KERNEL_ROWS = Rows(*(ACTIVITIES.index(a) for a in Rows._fields))
 
 
 def _ready_order(ready: np.ndarray, unready_injected: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,8 @@ for manual matching.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -23,6 +25,16 @@ from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline
 
 _TINY = 1e-9  # capacity floor during downtime keeps C(t) strictly increasing
+
+
+class LidLoss(NamedTuple):
+    """Which samples of a lab wait for manual matching: in flight across its LIS switch when
+    it loses lab IDs, and the share of them (by each order's uniform) matched by hand."""
+
+    switch: float  # the switch minute (inf: none in the horizon)
+    lose_ids: bool  # lab IDs are lost at the switch
+    share: np.float32  # share of the samples in flight that wait
+    match_u: np.ndarray  # per order, the uniform compared with ``share``
 
 
 def capacity_curve(
@@ -71,11 +83,14 @@ def result_times(
             lab.dip_recovery_days,
             n_hours,
         )
-        lose_ids = not lab.lid_continuity and np.isfinite(switch)
-        _serve(
-            idx, arrivals, edges, np.concatenate([[0.0], np.cumsum(cap)]), inputs.turnaround,
-            inputs.match_u, switch, lose_ids, np.float32(lab.manual_matching_share), ready, manual,
-        )  # fmt: skip
+        lid = LidLoss(
+            switch=switch,
+            lose_ids=not lab.lid_continuity and np.isfinite(switch),
+            share=np.float32(lab.manual_matching_share),
+            match_u=inputs.match_u,
+        )
+        cum = np.concatenate([[0.0], np.cumsum(cap)])
+        _serve(idx, arrivals, edges, cum, inputs.turnaround, lid, ready, manual)
     return ready, manual
 
 
@@ -117,15 +132,13 @@ def _arrival_order(time, first, units, n_days):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _serve(
-    idx, arrivals, edges, cum, turnaround, match_u, switch, lose_ids, share, ready, manual
-):  # pragma: no cover - compiled
-    """When each sample of one lab, arriving at sorted ``arrivals``, is ready: started first
-    come, first served in capacity time (``cum`` at hour ``edges``), as
+def _serve(idx, arrivals, edges, cum, turnaround, lid, ready, manual):  # pragma: no cover
+    """When each sample of one lab (orders ``idx``), arriving at sorted ``arrivals``, is
+    ready: started first come, first served in capacity time (``cum`` at hour ``edges``), as
     ``S_k = k + max_{j<=k} (C(A_j) - j)`` (see the module docstring), then analysed for its
-    ``turnaround``; written to ``ready`` and, when the lab loses IDs at its switch,
-    ``manual`` for samples in flight then that wait to be matched by hand (``match_u`` below
-    ``share``). Step for step as ``np.interp`` and ``np.maximum.accumulate`` would."""
+    ``turnaround``; written to ``ready`` and, when the lab loses IDs at its switch (``lid``,
+    :class:`LidLoss`), ``manual`` for samples in flight then that wait to be matched by hand.
+    Step for step as ``np.interp`` and ``np.maximum.accumulate`` would."""
     served = np.empty(len(arrivals))
     _interp_sorted(arrivals, edges, cum, cum[-1], served)
     lowest = -np.inf
@@ -139,8 +152,9 @@ def _serve(
         i = idx[k]
         done = served[k] + turnaround[i]
         ready[i] = done
-        if lose_ids:
-            manual[i] = arrivals[k] < switch and done >= switch and match_u[i] < share
+        if lid.lose_ids:
+            in_flight = arrivals[k] < lid.switch and done >= lid.switch
+            manual[i] = in_flight and lid.match_u[i] < lid.share
 
 
 @numba.njit(cache=True)

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     INVALID_SCENARIO = 65
     MISSING_INPUT = 66
+    IO_ERROR = 74  # a write failed: disk full, read-only folder
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ and patching carry the marks along, so a path always points at the file that las
 
 Paths are tuples such as ``("sites", 3, "lab")``. The dotted form used on the command line and in
 variants, ``sites[ks].go_live``, may select list items by index or by their ``id`` field.
+
+Scenario files travel by e-mail and are edited by hand, so reading one is bounded: a few hundred
+bytes of nested aliases would otherwise expand into gigabytes. :data:`LIMITS` caps the file
+size, the nesting depth, the nodes written and the nodes constructed once aliases are expanded;
+the YAML events are counted before anything is built, and the first limit crossed stops the
+read with a located error (documented in ``docs/scenarios.md``, "Limits").
 """
 
 from __future__ import annotations
@@ -24,6 +30,28 @@ from sim.scenario.errors import Diagnostic, Mark, MissingInputError, ScenarioErr
 PathT = tuple[str | int, ...]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one YAML file may hold; each limit is far above any real scenario (the largest
+    shipped file is 15 kB, 1,226 nodes, 5 levels deep)."""
+
+    file_bytes: int = 2 * 2**20  # the file as stored
+    depth: int = 32  # nested mappings and lists, counting those reached through aliases
+    nodes: int = 50_000  # scalars, mappings, lists and aliases as written
+    constructed: int = 100_000  # nodes of the data once every alias is expanded
+
+
+LIMITS = Limits()
+
+
+def _limit_error(what: str, limit: str, mark: Mark) -> ScenarioError:
+    value = getattr(LIMITS, limit)
+    shown = f"{value / 2**20:g} MiB" if limit == "file_bytes" else f"{value:,}"
+    return ScenarioError(
+        [Diagnostic(f"{what}: over the limit {limit} = {shown} (see docs/scenarios.md)", mark)]
+    )
 
 
 @dataclass
@@ -51,7 +79,13 @@ def read_text(path: Path) -> str:
             [Diagnostic(f"{name} is a directory, not a scenario file", Mark(name, 1, 1))]
         )
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > LIMITS.file_bytes:
+            raise _limit_error(f"file is {size:,} bytes", "file_bytes", Mark(name, 1, 1))
+        with path.open("rb") as fh:  # st_size is 0 for pipes and the like: read one past
+            raw = fh.read(LIMITS.file_bytes + 1)
+        if len(raw) > LIMITS.file_bytes:
+            raise _limit_error("file is larger", "file_bytes", Mark(name, 1, 1))
     except OSError as exc:
         msg = f"cannot read: {exc.strerror}"
         raise MissingInputError([Diagnostic(msg, Mark(name, 1, 1))]) from None
@@ -67,8 +101,12 @@ def read_text(path: Path) -> str:
 
 
 def parse(text: str, name: str) -> Doc:
-    """Parse one YAML document, recording marks; duplicate keys are errors."""
+    """Parse one YAML document, recording marks; duplicate keys are errors.
+
+    The text is first checked against :data:`LIMITS` event by event, so nothing is composed
+    or built from a document that would be too large once its aliases are expanded."""
     try:
+        check_limits(text, name)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         pm = exc.problem_mark or exc.context_mark
@@ -86,6 +124,64 @@ def parse(text: str, name: str) -> Doc:
     if errors:
         raise ScenarioError(errors)
     return doc
+
+
+def check_limits(text: str, name: str) -> None:
+    """Raise :class:`ScenarioError` at the first node that crosses one of :data:`LIMITS`.
+
+    Streams the parser's events, keeping per open collection its constructed size and height,
+    and per anchor the size and height of its node, so that an alias costs what its
+    expansion would. Memory and time stay proportional to the limits, not to the expansion.
+    YAML syntax errors surface here as :class:`yaml.YAMLError` (reported by :func:`parse`).
+    """
+    if len(text) > LIMITS.file_bytes:
+        raise _limit_error(f"text is {len(text):,} characters", "file_bytes", Mark(name, 1, 1))
+    stack: list[list] = []  # per open collection: [constructed size, height, anchor]
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (constructed size, height)
+    nodes = constructed = 0
+    for ev in yaml.parse(text, Loader=_Loader):
+        if not isinstance(ev, yaml.NodeEvent | yaml.CollectionEndEvent):
+            continue
+        m = ev.start_mark
+        mark = Mark(name, m.line + 1, m.column + 1)
+        if isinstance(ev, yaml.CollectionEndEvent):
+            size, height, anchor = stack.pop()
+            if anchor is not None:
+                anchors[anchor] = (size, height)
+            _add(stack, size, height)
+            continue
+        nodes += 1
+        if nodes > LIMITS.nodes:
+            raise _limit_error("too many nodes", "nodes", mark)
+        if isinstance(ev, yaml.AliasEvent):
+            if any(entry[2] == ev.anchor for entry in stack):
+                raise ScenarioError(
+                    [Diagnostic(f"alias *{ev.anchor} refers to a node that contains it", mark)]
+                )
+            size, height = anchors.get(ev.anchor, (1, 1))  # undefined: the composer says so
+        elif isinstance(ev, yaml.CollectionStartEvent):
+            size, height = 1, 1
+        else:
+            size, height = 1, 0
+        if len(stack) + height > LIMITS.depth:
+            raise _limit_error("nested too deeply", "depth", mark)
+        constructed += size
+        if constructed > LIMITS.constructed:
+            what = f"alias *{ev.anchor} expands" if isinstance(ev, yaml.AliasEvent) else "data"
+            raise _limit_error(f"{what} too large", "constructed", mark)
+        if isinstance(ev, yaml.CollectionStartEvent):
+            stack.append([1, 1, ev.anchor])
+            continue
+        if isinstance(ev, yaml.ScalarEvent) and ev.anchor is not None:
+            anchors[ev.anchor] = (1, 0)
+        _add(stack, size, height)
+
+
+def _add(stack: list[list], size: int, height: int) -> None:
+    """Count a finished child in its parent collection."""
+    if stack:
+        stack[-1][0] += size
+        stack[-1][1] = max(stack[-1][1], height + 1)
 
 
 def _build(node, path, name, marks, errors, ctor) -> Any:
@@ -235,8 +331,10 @@ def _select(items: list, sel: str) -> int | None:
 
 
 def parse_scalar(text: str) -> Any:
-    """Read a ``--set`` value the way YAML would (numbers, dates, booleans, lists)."""
+    """Read a ``--set`` value the way YAML would (numbers, dates, booleans, lists); bounded
+    by :data:`LIMITS` like a file (a :class:`ScenarioError` located at ``--set``)."""
     try:
+        check_limits(text, "--set")
         return yaml.load(text, Loader=_Loader) if text.strip() else ""
     except yaml.YAMLError:
         return text

@@ -7,45 +7,143 @@ steps run as compiled loops, each signer's items one after the other from its ow
 that a signer stops at the first item it cannot start and the many items carried over are
 only sorted, never worked out. Staff minutes are still added in the order of the items.
 ``cache=True`` keeps the compiled code on disk, so only the first run ever pays the compile.
+
+The kernels take their arrays in the small named groups below (numba compiles a
+``NamedTuple`` of arrays as a struct: reading a field costs nothing), so that a call says
+what it passes: a pool's items, the session's per-code tables, its signers, the session's
+times, the ledger and the overtime books. Each kernel has a plain-numpy twin in
+``tests/test_kernels_session.py`` that property tests hold it to.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
+#: An item's sort key is ``KEYS_PER_WORKER * worker + group``: its worker's items together,
+#: by priority group (0-5, see :mod:`sim.model.inbox`) within them. A power of two, so that
+#: ``key >> GROUP_BITS`` is the worker.
+GROUP_BITS = 3
+KEYS_PER_WORKER = 1 << GROUP_BITS
+
+
+class PoolItems(NamedTuple):
+    """A pool's items in its local order (see :class:`sim.model.inbox.SignerPool`)."""
+
+    code: np.ndarray  # signer * classes + class: the index into the per-code tables
+    handling: np.ndarray  # minutes before the learning-curve factor
+    lookup: np.ndarray  # minutes of a lookup, if needed (0 for chase tasks)
+    lookup_u: np.ndarray  # uniform deciding the lookup
+    is_chase: np.ndarray  # booked as chase, not signing
+    gid: np.ndarray  # index into ``sign_times``
+    signed: np.ndarray  # written: signed yet
+    sign_times: np.ndarray  # written, by ``gid``: the minute the item was signed
+
+
+class CodeTables(NamedTuple):
+    """Per code (signer and class), for one session: see :func:`session_tables`."""
+
+    key_of: np.ndarray  # sort key; ``nobody`` when nobody works the signer's inbox today
+    second_of: np.ndarray  # in its worker's second inbox
+    urgent_of: np.ndarray  # urgent enough for overtime
+    nobody: int  # the key after every worker's: KEYS_PER_WORKER * signers
+    head_group: int  # groups up to this one are worked before the messages
+
+
+class Signers(NamedTuple):
+    """A pool's signers in a session: their units' factors now, and what they carry over."""
+
+    unit_of: np.ndarray  # each signer's unit, an index into the pool's units
+    unit_learn: np.ndarray  # learning-curve factor on handling times, per unit
+    unit_look: np.ndarray  # share of results needing a legacy lookup, per unit
+    switch_cost: float  # minutes to open the second inbox in a session
+    paid: np.ndarray  # written: opened the second inbox this session (and paid for it)
+    messages: np.ndarray  # written: backlog of message minutes
+    worked: np.ndarray  # written: minutes from each session's start to its last work
+    busy_until: np.ndarray  # written: end of the last work, which a session cannot start before
+
+
+class SessionTimes(NamedTuple):
+    """Per signer, the session as :func:`open_session` opened it."""
+
+    present: np.ndarray  # at work today
+    start: np.ndarray  # the session's start, or later when still busy
+    close: np.ndarray  # when the session closes (training shortens it)
+    limit: np.ndarray  # until when items may be started (``-inf`` when absent)
+    idle: np.ndarray  # minutes waited for items inside the session
+
+
+class Rows(NamedTuple):
+    """Rows of a day's staff-minute cells (activity, unit) that the work loop books into."""
+
+    signing: int
+    chase: int
+    lookup: int
+    dual_system: int
+    messages: int
+
+
+class Ledger(NamedTuple):
+    """One day's staff minutes, (activity, unit), and where the work loop books."""
+
+    cells: np.ndarray
+    rows: Rows
+
+
+class Overtime(NamedTuple):
+    """The overtime books: a weekly cap per signer, each signer's use this week and the day's
+    overtime minutes per unit."""
+
+    cap: float
+    used: np.ndarray
+    cells: np.ndarray
+
+
+class ItemColumns(NamedTuple):
+    """Per item, what signing needs (the pool's copy of it is :class:`PoolItems`)."""
+
+    signer: np.ndarray
+    inbox: np.ndarray
+    urgency: np.ndarray
+    handling: np.ndarray
+    is_chase: np.ndarray
+    lookup: np.ndarray
+    lookup_u: np.ndarray
+
+
+class ClassTable(NamedTuple):
+    """Per item class (``2 * urgency + inbox``, then again offset by ``home_new`` for a worker
+    whose home is Millennium): priority group, in the second inbox, urgency."""
+
+    group: np.ndarray
+    second: np.ndarray
+    urgency: np.ndarray
+    home_new: int
+
 
 @numba.njit(cache=True)
-def _any_second(item, code, second_of, lo, hi):  # pragma: no cover - compiled
-    """Whether any of the items at positions ``lo:hi`` of ``item`` is in a second inbox."""
-    p = lo
-    while p < hi and not second_of[code[item[p]]]:
-        p += 1
-    return p < hi
-
-
-@numba.njit(cache=True)
-def work(
-    ids, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase, unit_learn,
-    unit_look, switch_cost, paid, clock, limit, regular, head_group, messages, cells, rows,
-    unit_of, gid, sign_times, signed,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Work ``ids`` (ascending local ids) in priority order from each signer's ``clock`` until
-    ``limit``; see :meth:`sim.inbox.SignerPool._work`. An item's sort key is ``8 * worker +
-    group``; groups up to ``head_group`` come before the messages. Books staff minutes into
-    ``cells`` (today's, activity by unit) at ``rows`` (signing, chase, lookup, dual system,
-    messages), fills in ``sign_times`` and ``signed``, marks in ``paid`` who opened the second
-    inbox. ``unit_learn`` and ``unit_look`` are the learning factor and lookup share of the
-    units (``unit_of`` each signer). Returns the new clocks and how many items were signed.
+def work(ids, items, tables, signers, ledger, clock, limit, regular):  # pragma: no cover
+    """Work ``ids`` (ascending local ids of ``items``) in priority order from each signer's
+    ``clock`` until ``limit``; see :meth:`sim.inbox.SignerPool._work`. Groups up to
+    ``tables.head_group`` come before the messages (``regular`` work only; overtime has no
+    messages and no groups split). Books staff minutes into the ``ledger``, fills in the
+    items' ``sign_times`` and ``signed``, marks in ``signers.paid`` who opened the second
+    inbox. Returns the new clocks and how many items were signed.
 
     Most pending items are not reached in a session (about half of all visits were to items
     carried over), so only the order is built for all of them; an item's handling time is
     worked out when its signer gets to it, and a signer stops at its first item past the
-    limit: a signer's clock only grows, so nothing after that item starts either."""
-    signing, chase, lookup_row, dual_system, messages_row = rows
+    limit: a signer's clock only grows, so nothing after that item starts either (nor, after
+    a head item it did not get to, any item after the messages)."""
+    code, key_of, second_of, nobody = items.code, tables.key_of, tables.second_of, tables.nobody
+    cells, rows = ledger.cells, ledger.rows
+    paid, messages, switch_cost = signers.paid, signers.messages, signers.switch_cost
+    unit_of = signers.unit_of
     n = len(clock)
-    learn = unit_learn[unit_of]
-    look_share = unit_look[unit_of]
+    learn = signers.unit_learn[unit_of]
+    look_share = signers.unit_look[unit_of]
     has_look = look_share.any()
     # A stable counting sort by key, without the items nobody works today (key ``nobody``).
     # Each key's run is filled from its end, so that ``first`` ends up where each starts.
@@ -65,14 +163,15 @@ def work(
             item[first[k]] = i
     # Signer by signer, so that staff minutes are added in the order of the items: its head
     # groups, then (in regular work, after the messages) the rest.
-    split = head_group + 1 if regular else 8
+    split = tables.head_group + 1 if regular else KEYS_PER_WORKER
     clock = clock.copy()
     n_done = 0
     for s in range(n):
         u = unit_of[s]
         t = clock[s]
         opened = False
-        head_end = stop = first[8 * s + split]
+        own = KEYS_PER_WORKER * s  # the signer's first key
+        head_end = first[own + split]
         for phase in range(2 if regular else 1):
             if phase == 1:
                 # Messages: a fluid quota between urgent and normal items.
@@ -80,36 +179,33 @@ def work(
                 if learn[s] > 0:
                     messages[s] -= msg / learn[s]
                 if msg > 0:
-                    cells[messages_row, u] += msg
+                    cells[rows.messages, u] += msg
                 t += msg
-            p = first[8 * s] if phase == 0 else head_end
-            hi = head_end if phase == 0 else first[8 * s + 8]
+            p = first[own] if phase == 0 else head_end
+            hi = head_end if phase == 0 else first[own + KEYS_PER_WORKER]
             while p < hi and t < limit[s]:
                 i = item[p]
-                b = handling[i] * learn[s]
+                b = items.handling[i] * learn[s]
                 look = np.float32(0)
-                if has_look and lookup_u[i] < look_share[s]:
-                    look = lookup[i]
+                if has_look and items.lookup_u[i] < look_share[s]:
+                    look = items.lookup[i]
                 e = b + look if has_look else b
                 if second_of[code[i]] and not opened:
-                    # The switching cost rides on the signer's first second-inbox item,
-                    # which may be among the head items it did not get to.
+                    # The switching cost rides on the signer's first second-inbox item.
                     opened = True
-                    skipped = phase == 1 and _any_second(item, code, second_of, stop, head_end)
-                    if not paid[s] and not skipped:
+                    if not paid[s]:
                         e += switch_cost
-                        cells[dual_system, u] += switch_cost
+                        cells[rows.dual_system, u] += switch_cost
                         if switch_cost > 0:
                             paid[s] = True
                 t += e
-                sign_times[gid[i]] = t
-                signed[i] = True
-                cells[chase if is_chase[i] else signing, u] += b
+                items.sign_times[items.gid[i]] = t
+                items.signed[i] = True
+                cells[rows.chase if items.is_chase[i] else rows.signing, u] += b
                 if has_look:
-                    cells[lookup_row, u] += np.float64(look)
+                    cells[rows.lookup, u] += np.float64(look)
                 n_done += 1
                 p += 1
-            stop = p
         clock[s] = t
     return clock, n_done
 
@@ -127,20 +223,20 @@ def unsigned(pending, signed):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def overtime_items(
-    pending, signed, code, key_of, second_of, urgent_of, nobody, paid
-):  # pragma: no cover - compiled
+def overtime_items(pending, items, tables, paid):  # pragma: no cover - compiled
     """Pending items (in order) not yet ``signed`` that are urgent enough for overtime, have a
     worker today, and that the worker knows of: in the home inbox, or in the second if it was
-    opened."""
+    opened (``paid``)."""
+    code, key_of, second_of, nobody = items.code, tables.key_of, tables.second_of, tables.nobody
+    urgent_of = tables.urgent_of
     out = np.empty(len(pending), dtype=np.int64)
     m = 0
     for i in pending:
         c = code[i]
         k = key_of[c]
-        if signed[i]:
+        if items.signed[i]:
             continue
-        if k != nobody and urgent_of[c] and (not second_of[c] or paid[k >> 3]):
+        if k != nobody and urgent_of[c] and (not second_of[c] or paid[k >> GROUP_BITS]):
             out[m] = i
             m += 1
     return out[:m]
@@ -163,27 +259,25 @@ def take_workload(workload, cap, cells, rows, unit_of):  # pragma: no cover - co
 
 
 @numba.njit(cache=True)
-def take_items(
-    gid, signer, inbox, urgency, handling, is_chase, lookup, lookup_u, n_classes, out_signer,
-    out_inbox, out_urgency, out_code, out_handling, out_is_chase, out_lookup, out_lookup_u,
-):  # pragma: no cover - compiled  # fmt: skip
-    """A pool's copy of its items' attributes, in its order ``gid``, in one pass: with each
-    item's code (signer, class) and no lookup for chase tasks."""
+def take_items(gid, source, n_classes, out, code):  # pragma: no cover - compiled
+    """A pool's copy ``out`` of its items' attributes ``source`` (both :class:`ItemColumns`),
+    in its order ``gid``, in one pass: with each item's ``code`` (signer, class) and no
+    lookup for chase tasks."""
     for j in range(len(gid)):
         g = gid[j]
-        out_signer[j] = signer[g]
-        out_inbox[j] = inbox[g]
-        out_urgency[j] = urgency[g]
-        out_code[j] = signer[g] * n_classes + 2 * urgency[g] + inbox[g]
-        out_handling[j] = handling[g]
-        out_is_chase[j] = is_chase[g]
-        out_lookup[j] = 0 if is_chase[g] else lookup[g]
-        out_lookup_u[j] = lookup_u[g]
+        out.signer[j] = source.signer[g]
+        out.inbox[j] = source.inbox[g]
+        out.urgency[j] = source.urgency[g]
+        code[j] = source.signer[g] * n_classes + 2 * source.urgency[g] + source.inbox[g]
+        out.handling[j] = source.handling[g]
+        out.is_chase[j] = source.is_chase[g]
+        out.lookup[j] = 0 if source.is_chase[g] else source.lookup[g]
+        out.lookup_u[j] = source.lookup_u[g]
 
 
 @numba.njit(cache=True)
 def open_session(
-    t, end, busy_until, unit_train, unit_of, present, share, workload, cells, rows
+    t, end, signers, unit_train, present, share, workload, cells, rows
 ):  # pragma: no cover - compiled
     """Each signer's start (``t`` or later, when still busy), close (training, a factor per
     unit, takes the end of the session), clock after the scheduled workload (up to ``share``
@@ -192,6 +286,7 @@ def open_session(
 
     The numpy steps of :meth:`sim.inbox.SignerPool.session` element by element, with the same
     operations, fused so that a session does not pay a dozen small numpy calls."""
+    unit_of = signers.unit_of
     n = len(unit_of)
     start = np.empty(n)
     close = np.empty(n)
@@ -199,7 +294,7 @@ def open_session(
     limit = np.empty(n)
     span = end - t
     for s in range(n):
-        start[s] = max(t, busy_until[s])
+        start[s] = max(t, signers.busy_until[s])
         close[s] = t + span * unit_train[unit_of[s]]
         avail[s] = max(close[s] - start[s], 0.0) if present[s] else 0.0
         limit[s] = close[s] if present[s] else -np.inf
@@ -213,83 +308,69 @@ def open_session(
 
 
 @numba.njit(cache=True)
-def overtime_limits(present, close, clock, overtime_cap, overtime_used):  # pragma: no cover
+def overtime_limits(session, clock, overtime):  # pragma: no cover - compiled
     """Until when each present signer may start items in overtime: the session's close plus
     what is left of the week's cap, or the clock if later; ``-inf`` when absent."""
+    close = session.close
     out = np.empty(len(close))
     for s in range(len(close)):
-        room = max(overtime_cap - overtime_used[s], 0.0)
-        out[s] = max(close[s] + room, clock[s]) if present[s] else -np.inf
+        room = max(overtime.cap - overtime.used[s], 0.0)
+        out[s] = max(close[s] + room, clock[s]) if session.present[s] else -np.inf
     return out
 
 
 @numba.njit(cache=True)
-def close_session(
-    present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked, busy_until
-):  # pragma: no cover - compiled
+def close_session(signers, session, clock, overtime):  # pragma: no cover - compiled
     """Book what the session ended with, in place: overtime past the close (into the week's
     use and, in signer order, the day's cells), minutes worked, and until when each present
     signer is busy."""
-    for s in range(len(close)):
-        if present[s]:
-            overtime = max(clock[s] - close[s], 0.0)
-            worked_now = clock[s] - start[s] - idle[s]
+    busy_until = signers.busy_until
+    for s in range(len(clock)):
+        if session.present[s]:
+            extra = max(clock[s] - session.close[s], 0.0)
+            worked_now = clock[s] - session.start[s] - session.idle[s]
             busy_until[s] = max(busy_until[s], clock[s])
         else:
-            overtime = 0.0
+            extra = 0.0
             worked_now = 0.0
-        overtime_used[s] += overtime
-        if overtime > 0:
-            overtime_cells[unit_of[s]] += overtime
-        worked[s] += worked_now
+        overtime.used[s] += extra
+        if extra > 0:
+            overtime.cells[signers.unit_of[s]] += extra
+        signers.worked[s] += worked_now
 
 
 @numba.njit(cache=True)
 def finish_session(
-    first_round, pending, code, key_of, second_of, urgent_of, nobody, handling, lookup, lookup_u,
-    is_chase, unit_learn, unit_look, switch_cost, paid, clock, limit, head_group, messages,
-    cells, rows, unit_of, gid, sign_times, signed, present, start, close, idle, overtime_cap,
-    overtime_used, overtime_cells, worked, busy_until,
-):  # pragma: no cover - compiled  # fmt: skip
+    first_round, pending, items, tables, signers, ledger, session, clock, overtime
+):  # pragma: no cover - compiled
     """The rest of a session in one call: a round of :func:`work` over everything ``pending``
     if ``first_round`` (sessions that do not refresh have only this one), then urgent leftovers
     in overtime (:func:`overtime_items`, :func:`overtime_limits`) when there is a cap, then
     :func:`close_session`. Returns ``pending`` without what was signed."""
     n_done = 0
     if first_round and len(pending):
-        clock, n_done = work(
-            pending, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
-            unit_learn, unit_look, switch_cost, paid, clock, limit, True, head_group,
-            messages, cells, rows, unit_of, gid, sign_times, signed,
-        )  # fmt: skip
-    if overtime_cap > 0:
-        urgent = overtime_items(pending, signed, code, key_of, second_of, urgent_of, nobody, paid)
+        clock, n_done = work(pending, items, tables, signers, ledger, clock, session.limit, True)
+    if overtime.cap > 0:
+        urgent = overtime_items(pending, items, tables, signers.paid)
         if len(urgent):
-            ot_limit = overtime_limits(present, close, clock, overtime_cap, overtime_used)
-            clock, n_ot = work(
-                urgent, code, key_of, second_of, nobody, handling, lookup, lookup_u, is_chase,
-                unit_learn, unit_look, switch_cost, paid, clock, ot_limit, False,
-                head_group, messages, cells, rows, unit_of, gid, sign_times, signed,
-            )  # fmt: skip
+            ot_limit = overtime_limits(session, clock, overtime)
+            clock, n_ot = work(urgent, items, tables, signers, ledger, clock, ot_limit, False)
             n_done += n_ot
     if n_done:
-        pending = unsigned(pending, signed)
-    close_session(
-        present, start, close, clock, idle, overtime_used, overtime_cells, unit_of, worked,
-        busy_until,
-    )  # fmt: skip
+        pending = unsigned(pending, items.signed)
+    close_session(signers, session, clock, overtime)
     return pending
 
 
 @numba.njit(cache=True)
 def session_tables(
-    new_workers, worker, unit_home, unit_of, home, group, second, urgency, urgent_max, home_new,
-    nobody, key_of, second_of, urgent_of,
-):  # pragma: no cover - compiled  # fmt: skip
-    """Fill the per-code tables (code = signer * classes + class) of a session in place: sort
-    key ``8 * worker + group`` (``nobody`` without a worker), in the worker's second inbox,
-    urgent enough for overtime. A class is looked up offset by ``home_new`` where the
-    worker's home is Millennium (that of signer 0 stands in when nobody works the inbox).
+    new_workers, worker, unit_home, unit_of, home, classes, urgent_max, tables
+):  # pragma: no cover - compiled
+    """Fill the per-code ``tables`` (code = signer * classes + class) of a session in place:
+    sort key ``KEYS_PER_WORKER * worker + group`` (``nobody`` without a worker), in the
+    worker's second inbox, urgent enough for overtime. A class is looked up offset by
+    ``classes.home_new`` where the worker's home is Millennium (that of signer 0 stands in
+    when nobody works the inbox).
 
     The tables depend only on the workers and on each signer's ``home`` (kept here, from the
     units' ``unit_home``), so they are left as they are unless either has changed."""
@@ -301,16 +382,19 @@ def session_tables(
             changed = True
     if not changed:
         return
-    n_classes = home_new
+    n_classes = classes.home_new
     for s in range(len(worker)):
         w = max(worker[s], 0)
-        offset = home_new if home[w] else 0
+        offset = classes.home_new if home[w] else 0
         for k in range(n_classes):
             c = offset + k
             j = s * n_classes + k
-            key_of[j] = nobody if worker[s] < 0 else 8 * w + group[c]
-            second_of[j] = second[c]
-            urgent_of[j] = urgency[c] <= urgent_max
+            if worker[s] < 0:
+                tables.key_of[j] = tables.nobody
+            else:
+                tables.key_of[j] = KEYS_PER_WORKER * w + classes.group[c]
+            tables.second_of[j] = classes.second[c]
+            tables.urgent_of[j] = classes.urgency[c] <= urgent_max
 
 
 @numba.njit(cache=True)
