@@ -44,8 +44,16 @@ def reference_sign_times(rep: Replication) -> np.ndarray:
     return done
 
 
-def covering(presence: np.ndarray, units: np.ndarray, day: int, after: int | None) -> list[int]:
-    """Who works each signer's inbox on ``day``, by a plain loop (see SignerPool._workers)."""
+def covering(
+    presence: np.ndarray,
+    units: np.ndarray,
+    day: int,
+    after: int | None,
+    sites: np.ndarray | None = None,
+) -> list[int]:
+    """Who works each signer's inbox on ``day``, by a plain loop (see SignerPool._workers):
+    a present colleague of the unit, else one of the site (``sites``), the
+    ``s mod n``-th of the n present."""
     n = len(units)
     out = []
     for s in range(n):
@@ -59,6 +67,9 @@ def covering(presence: np.ndarray, units: np.ndarray, day: int, after: int | Non
         i = colleagues.index(s)
         order = colleagues[i + 1 :] + colleagues[:i]
         found = [c for c in order if presence[c, day]]
+        if not found and sites is not None:
+            site = [c for c in range(n) if sites[c] == sites[s] and presence[c, day]]
+            found = [site[s % len(site)]] if site else []
         out.append(found[0] if after is not None and streak > after and found else -1)
     return out
 
@@ -80,7 +91,9 @@ class _PoolClock:
                 return
             yield self.env.timeout(start - self.env.now)
             day = self.cal.day_index(float(start))
-            self.workers = covering(cfg.presence, cfg.signer_unit, day, cfg.cover_after_days)
+            self.workers = covering(
+                cfg.presence, cfg.signer_unit, day, cfg.cover_after_days, cfg.signer_site
+            )
             self.start = float(start)
             for s, signer in enumerate(self.signers):
                 signer.open(float(start), float(end), bool(cfg.presence[s, day]))

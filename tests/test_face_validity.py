@@ -32,7 +32,11 @@ def test_coexistence_raises_the_odds_of_a_late_abnormal_result():
         x = coexistence_odds_ratio(run_replication(sc, r))
         counts += [x["late_dual"], x["on_time_dual"], x["late_single"], x["on_time_single"]]
     a, b, c, d = counts
-    assert min(counts) > 100  # enough results on both sides to mean something
+    # Enough results in every cell for the Wald interval of the log odds ratio (at least 30
+    # each). Single-system weeks now have few late results: with critical results phoned,
+    # on-call over closures and absences covered, the ordinary days make almost none
+    # (docs/model.md "Validation of the ordinary days").
+    assert min(counts) >= 30
     log_or = np.log((a / b) / (c / d))
     half = 1.96 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
     assert np.exp(log_or - half) > 1.0, np.exp(log_or)

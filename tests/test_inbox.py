@@ -182,3 +182,34 @@ def test_switch_is_paid_once_per_session():
     pool, it = make_pool(items, home_new=True)
     # Home normal 0-5, switch 5, legacy urgent 10-20, legacy normal 20-30.
     assert run(pool, it).tolist() == [20, 30, 5]
+
+
+@pytest.mark.parametrize(("site", "expected"), [(None, np.nan), (np.array([0, 0, 0]), 5.0)])
+def test_a_unit_with_nobody_present_is_covered_by_its_site(site, expected):
+    # Unit 0 has one signer, away; unit 1 two present signers. With a site, signer 1 (the
+    # first present colleague of the site, by signer index 0 % 2) works the result from the
+    # session's start: done at 5. Without, it waits.
+    n = 1
+    it = Items(unit=np.zeros(n, np.int32), inbox=np.zeros(n, np.int8), ready=np.zeros(n))
+    attrs = ItemAttributes(
+        signer=np.zeros(n, np.int32), urgency=np.full(n, URGENT, np.int8),
+        handling=np.full(n, 5.0), lookup=np.zeros(n), lookup_u=np.full(n, 0.5),
+        is_chase=np.zeros(n, bool),
+    )  # fmt: skip
+    cfg = PoolConfig(
+        signer_unit=np.array([0, 1, 1]),
+        presence=np.array([[False] * 2, [True] * 2, [True] * 2]),
+        sessions=np.array([[0.0, 60.0]]),
+        switch_cost=0.0,
+        overtime_cap=0.0,
+        workload_share=0.5,
+        cover_after_days=0,
+        signer_site=site,
+    )
+
+    def state(t):
+        return tuple(np.array(x) for x in ([False, False], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0]))
+
+    pool = SignerPool(cfg, it, attrs, np.arange(n), state)
+    pool.session(0.0, 60.0, day=0, week=0)
+    np.testing.assert_array_equal(it.done, [expected])

@@ -39,10 +39,19 @@ CONTEXT = {
     "policies.lock.reroute_capacity_per_day": ["policies.lock.mode=reroute"],
     "policies.lock.reroute_minutes_per_result": ["policies.lock.mode=reroute"],
     "labs[lab].manual_matching_share": ["labs[lab].lid_continuity=false"],
+    # The lab phones critical results at once and an out-of-hours doctor takes the calls, so
+    # the critical threshold matters where nobody phones them.
+    "site_kinds.hospital_unit.critical_threshold_hours": ["policies.critical_calls=null"],
+    "site_kinds.health_centre.critical_threshold_hours": ["policies.critical_calls=null"],
+    # Calls reach someone whenever they are made: their delay matters where they can fail.
+    "policies.critical_calls.delay_minutes": [
+        "site_kinds.health_centre.on_call.phone_after_hours=false"
+    ],
 }
 # Optional numbers that tiny leaves unset, with values to try.
 UNSET = {
     "staffing.cover_after_days": [1, 2],
+    "site_kinds.health_centre.cover_after_days": [0, 5],
     "site_kinds.health_centre.learning_time_constant_days": [3.0, 90.0],
     "site_kinds.hospital_unit.learning_time_constant_days": [3.0, 90.0],
 }

@@ -27,3 +27,18 @@ def test_fast_model_gives_identical_sign_times(variant_window):
     # The comparison covers both inboxes and the coexistence period.
     assert (rep.items.inbox == 0).any() and (rep.items.inbox == 1).any()
     assert rep.pools["health_centre"].staff_minutes.any()  # work was done and booked
+
+
+@pytest.mark.slow  # the per-item reference takes minutes on this scenario
+def test_fast_model_covers_by_the_site_as_the_reference_does():
+    # Ten units per site, one signer each in the ward's units: absences leave units with
+    # nobody present, whose inboxes the site covers.
+    overrides = [f"sites[{s}].count=10" for s in ("vc-early", "vc-late", "ward")]
+    sc = load_scenario(SCENARIO, overrides=[*overrides, "sites[ward].signers=1"])
+    rep = build(sc, replication=0)
+    expected = reference_sign_times(rep)
+    simulate(rep)
+    got = rep.items.done
+    assert np.isnan(got).sum() == np.isnan(expected).sum()
+    both = ~np.isnan(expected)
+    np.testing.assert_allclose(got[both], expected[both], rtol=0, atol=1e-6)

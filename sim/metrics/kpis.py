@@ -35,6 +35,8 @@ class KpiInputs:
     backlog_days: np.ndarray  # unsigned results over all units at the end of each day
     reroute_hours: float  # central reroute queue
     workload_left_hours: float  # scheduled work still undone at the horizon's end
+    failed_calls: float = 0.0  # the lab's calls for critical results that reached nobody
+    spillover_hours: float = 0.0  # manual migration planned before go-live that did not fit
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,24 @@ KPIS: dict[str, Kpi] = {
             compute=lambda x: x.workload_left_hours,
             threshold=100,
             label="hours of cutover work left undone",
+        ),
+        Kpi(
+            "migration_spillover_hours",
+            "staff hours",
+            "manual migration that did not fit in the units' capacity for scheduled work in "
+            "the planned days before go-live and is done after it",
+            compute=lambda x: x.spillover_hours,
+            threshold=0,
+            label="hours of migration spilling past go-live",
+        ),
+        Kpi(
+            "failed_critical_calls",
+            "calls",
+            "the lab's first phone call for a critical result that reached nobody (unit closed, "
+            "no duty doctor); the lab calls again when the unit opens",
+            compute=lambda x: x.failed_calls,
+            threshold=1,
+            label="failed calls for critical results",
         ),
     ]
 }

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.metrics.kpis import KPIS, KpiInputs
+from sim.metrics.lateness import effective_times
 from sim.model.ledger import ACTIVITIES
 from sim.model.replication import Replication
 from sim.sampling.calendar import Calendar
@@ -33,28 +34,38 @@ class Tables:
 
 
 def late_flags(rep: Replication) -> tuple[np.ndarray, np.ndarray]:
-    """Per result: abnormal and late (signed, unsigned or orphaned past its threshold); and
-    for each late result, when it went late."""
+    """Per result: abnormal and late (acted on, unacted at the horizon, or orphaned past its
+    threshold, on its kind's clock: :mod:`sim.metrics.lateness`); and for each late result,
+    when it went late."""
     s, o = rep.scenario.model, rep.orders
     kinds = [s.site_kinds[u.kind] for u in rep.timeline.units]
     late_min = np.array([k.late_threshold_hours for k in kinds]) * 60.0
     crit_min = np.array([k.critical_threshold_hours for k in kinds]) * 60.0
-    signed = rep.items.done[: rep.n_results]
-    horizon = rep.calendar.horizon_minutes
+    working = np.array([k.late_clock == "working_days" for k in kinds], dtype=bool)
+    acted = rep.items.done[: rep.n_results]
+    if rep.action_time is not None:
+        acted = np.fmin(acted, rep.action_time)
+    ready, acted, clock, on_work = effective_times(
+        rep.calendar, working, o.unit, o.abnormal, o.critical, rep.lab_ready, acted
+    )
     late = _late(
         o.unit,
         o.abnormal,
         o.critical,
         late_min,
         crit_min,
-        rep.lab_ready,
-        signed,
+        ready,
+        acted,
         rep.orphan_time,
-        horizon,
+        rep.calendar.horizon_minutes,
     )
     i = np.flatnonzero(late)
     threshold = np.where(o.critical[i], crit_min[o.unit[i]], late_min[o.unit[i]])
-    return late, rep.lab_ready[i] + threshold
+    late_at = rep.lab_ready[i] + threshold
+    if clock is not None:
+        w = np.isin(i, on_work, assume_unique=True)
+        late_at[w] = clock.back(ready[i][w] + threshold[w])
+    return late, late_at
 
 
 @numba.njit(cache=True)
@@ -402,6 +413,8 @@ def kpis(rep: Replication, days: pd.DataFrame, late: np.ndarray) -> dict[str, fl
         backlog_days=days["backlog"].to_numpy().reshape(n_units, n_days).sum(axis=0),
         reroute_hours=rep.reroute_minutes / 60.0,
         workload_left_hours=rep.workload_left_minutes / 60.0,
+        failed_calls=float(rep.failed_call.sum()) if rep.failed_call is not None else 0.0,
+        spillover_hours=float(rep.spillover_minutes) / 60.0,
     )
     return {name: kpi.compute(inputs) for name, kpi in KPIS.items()}
 

@@ -103,6 +103,9 @@ class PoolConfig:
     workload_share: float  # cap on the share of a session taken by scheduled workload
     refresh: bool = False
     cover_after_days: int | None = None  # a colleague covers an absence longer than this
+    # site group of each signer: where nobody of a unit is present, a colleague of another
+    # unit of the same site covers (None: no cover beyond the unit)
+    signer_site: np.ndarray | None = None
 
 
 class SignerPool:
@@ -378,7 +381,9 @@ class SignerPool:
         colleague, or -1.
 
         A colleague covers once an absence has lasted more than ``cover_after_days``: the
-        first present signer after the absent one in the unit's order, wrapping around.
+        first present signer after the absent one in the unit's order, wrapping around; where
+        nobody of the unit is present (a one-signer unit, or all away), a present signer of
+        another unit of the same site (:meth:`_site_cover`).
         """
         after = self.cfg.cover_after_days
         session_kernel.workers(
@@ -390,6 +395,18 @@ class SignerPool:
             self._seg_len,
             self.worker,
         )
+        if after is not None and self.cfg.signer_site is not None:
+            self._site_cover(day, after)
+
+    def _site_cover(self, day: int, after: int) -> None:
+        """Signers still uncovered after an absence longer than ``after`` days get a present
+        signer of another unit of their site, spread over them by signer index."""
+        present, site = self._present[day], self.cfg.signer_site
+        lost = np.flatnonzero((self.worker < 0) & (self._streak[day] > after))
+        for s in lost:
+            colleagues = np.flatnonzero(present & (site == site[s]))
+            if colleagues.size:
+                self.worker[s] = colleagues[s % colleagues.size]
 
 
 def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:

@@ -43,7 +43,9 @@ from sim.model.inbox import (
 from sim.model.labs import result_times
 from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
 from sim.model.reroute import RerouteQueue
+from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence
+from sim.model.units import vary_units
 from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
 from sim.model.workload import (
     add_back_entry,
@@ -81,6 +83,10 @@ class Replication:
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
+    spillover_minutes: float = 0.0  # manual migration that did not fit before go-live
+    # per result: a phone call or on-call review before signing (nan: none); first call failed
+    action_time: np.ndarray | None = None
+    failed_call: np.ndarray | None = None
 
 
 def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
@@ -90,8 +96,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     sc = for_replication(sc, replication, seed)  # parameter uncertainty, if switched on
     s = sc.model
     cal = Calendar(s.horizon.start, s.horizon.end)
-    tl = build_schedule(sc).timeline(cal)
     streams = Streams(seed, replication)
+    tl = vary_units(sc, build_schedule(sc).timeline(cal), streams)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
     kinds = list(dict.fromkeys(u.kind for u in tl.units))
@@ -113,6 +119,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
     pools = {}
+    groups = list(dict.fromkeys(u.group for u in tl.units))
+    site_of_unit = np.array([groups.index(u.group) for u in tl.units])
     for k, kind_id in enumerate(kinds):
         kind = s.site_kinds[kind_id]
         members = np.flatnonzero(pool_of_unit == k)
@@ -133,7 +141,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
-            cover_after_days=s.staffing.cover_after_days,
+            cover_after_days=_cover_after(sc, kind_id),
+            signer_site=site_of_unit[signer_unit],
         )
         pools[kind_id] = SignerPool(
             cfg, items, attrs, _items_of_units(bounds, members), state, unready_injected
@@ -143,6 +152,12 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
         fate == FATE_REROUTE, pools, streams, 0.0,
     )  # fmt: skip
+
+
+def _cover_after(sc: LoadedScenario, kind_id: str) -> int | None:
+    """Days of absence after which a colleague covers, for one site kind."""
+    own = sc.model.site_kinds[kind_id].cover_after_days
+    return sc.model.staffing.cover_after_days if own is None else own
 
 
 def _items_of_units(bounds: tuple[np.ndarray, ...], units: np.ndarray) -> np.ndarray:
@@ -203,7 +218,7 @@ def simulate(rep: Replication) -> Replication:
     sc, cal, tl, it = rep.scenario, rep.calendar, rep.timeline, rep.items
     s = sc.model
     env = simpy.Environment()
-    workload = daily_workload(sc, cal, tl)
+    workload, rep.spillover_minutes = daily_workload(sc, cal, tl)
     add_extension_workload(sc, cal, tl, workload)
     add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
     pool_of_kind = rep.pools
@@ -256,6 +271,11 @@ def simulate(rep: Replication) -> Replication:
     env.run(until=cal.horizon_minutes)
     rep.reroute_minutes = queue.minutes
     rep.workload_left_minutes = float(sum(pool.workload.sum() for pool in pool_of_kind.values()))
+    n, o = rep.n_results, rep.orders
+    actions = safety_actions(
+        sc, cal, tl, o.unit, o.abnormal, o.critical, rep.lab_ready, it.done[:n], pool_of_kind
+    )
+    rep.action_time, rep.failed_call = actions.action, actions.failed_call
     return rep
 
 

@@ -137,6 +137,39 @@ class Session(Strict):
     minutes: Annotated[int, Field(gt=0, le=24 * 60)]
 
 
+class OnCall(Strict):
+    """A duty arrangement over long closures (:mod:`sim.model.oncall`): on every day of a
+    closure that contains a public holiday and lasts at least ``min_closed_days``, a duty
+    doctor takes the lab's calls for critical results and reviews the unsigned abnormal
+    results in the unit's inboxes at ``review_at``."""
+
+    min_closed_days: Annotated[int, Field(ge=1)] = Field(
+        3, description="shortest closure with a public holiday that has on-call cover"
+    )
+    review_at: list[Clock] = Field(
+        default_factory=lambda: ["10:00"], min_length=1, description="review rounds per day"
+    )
+    review_minutes: sourced(Positive, "min") = Field(
+        3.0, description="duty doctor's minutes per abnormal result reviewed"
+    )
+    phone_after_hours: bool = Field(
+        False,
+        description="an out-of-hours doctor also takes the lab's calls whenever the unit is "
+        "closed (evenings, ordinary weekends)",
+    )
+
+
+class CriticalCalls(Strict):
+    """The lab phones critical results to the unit (:mod:`sim.model.phone`)."""
+
+    delay_minutes: sourced(NonNeg, "min") = Field(
+        4.0, description="from the result to the lab's call"
+    )
+    talk_minutes: sourced(NonNeg, "min") = Field(
+        3.0, description="the receiving clinician's minutes per call reached"
+    )
+
+
 class SiteKind(Strict):
     """Defaults shared by all sites of one kind (health centre, hospital unit, ...)."""
 
@@ -145,6 +178,15 @@ class SiteKind(Strict):
     session_days: Literal["working", "all"] = "working"
     late_threshold_hours: Positive = Field(description="an abnormal result later than this is late")
     critical_threshold_hours: Positive = 2.0
+    late_clock: Literal["calendar", "working_days"] = Field(
+        "calendar",
+        description="how late_threshold_hours is counted: elapsed time, or only the days the "
+        "kind holds sessions (critical_threshold_hours always runs on the calendar)",
+    )
+    on_call: OnCall | None = Field(None, description="duty arrangement over long closures")
+    cover_after_days: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="overrides staffing.cover_after_days for this kind"
+    )
     weekday_profile: list[NonNeg] = Field(
         default_factory=lambda: [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0],
         min_length=7,
@@ -256,6 +298,9 @@ class Policies(Strict):
     paper_matching_error_share: Share = 0.01
     lookup_share_at_go_live: Share = Field(0.3, description="tasks needing a legacy jump-out")
     lookup_half_life_days: Positive = 45.0
+    critical_calls: CriticalCalls | None = Field(
+        None, description="the lab phones critical results (null: it does not)"
+    )
 
 
 class LearningCurve(Strict):
