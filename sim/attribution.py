@@ -427,7 +427,8 @@ def sections_html(run: Run, comparison: Comparison) -> str:
                     ok = v in g.index and not pd.isna(g.loc[v].get("diff_mean"))
                     cells.append(f"<td>{_ci_text(_est(g, v, 'diff_'))}</td>" if ok else "<td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
-        out.append(f"<h3>{_e(title)}</h3><table><tr>{head}</tr>{''.join(body)}</table>")
+        table_html = f"<table><tr>{head}</tr>{''.join(body)}</table>"
+        out.append(f"<h3>{_e(title)}</h3><div class=scroll>{table_html}</div>")  # wide sweeps
     warnings = [k.warning for k in comparison.kpis if k.warning]
     if warnings:
         items = "".join(f"<li>{_e(w)}</li>" for w in warnings)

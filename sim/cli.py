@@ -547,7 +547,6 @@ def run(
     is the scenario as written. The last line printed is the run folder; compare its
     variants with `cutover compare RUN`.
     """
-    from sim.decide import precision as prec
     from sim.experiment.runs import Plan, Variant, reopen_run, start_run
 
     _plugins(plugins)
@@ -555,6 +554,8 @@ def run(
         if resume is not None:
             folder, plan, scenarios = reopen_run(_run_path(resume), scenario)
         elif precision is not None:
+            from sim.decide import precision as prec
+
             if scenario is None:
                 err.print("error: give a SCENARIO file (or --resume RUN)", markup=False)
                 raise typer.Exit(int(ExitCode.USAGE))
@@ -598,7 +599,9 @@ def run(
             for w in sc.warnings:
                 _print_diagnostic(w)
         fresh = resume is None and seed is None
-        if prec.is_open(folder):
+        if _precision_rule_open(folder):
+            from sim.decide import precision as prec
+
             result = prec.advance(
                 folder,
                 plan,
@@ -613,6 +616,16 @@ def run(
         if report:
             _write_report(folder.path)
     console.print(str(folder.path))
+
+
+def _precision_rule_open(folder) -> bool:
+    """Whether a precision rule drives the run and has not stopped; its module (scipy, DuckDB)
+    is imported only for such runs, so that a plain run stays light until it computes."""
+    if "precision" not in folder.manifest:
+        return False
+    from sim.decide.precision import is_open
+
+    return is_open(folder)
 
 
 def _precision_line(result) -> str:
@@ -818,9 +831,9 @@ def _print_comparison(result) -> None:
         within = ", ".join(f"{k} d {e.mean:.0%}" for k, e in rule.within_days.items())
         first = f", first on day {ci(rule.first_day)}" if rule.first_day.n else ""
         console.print(
-            f"stop rule, {variant}: tripped in {pct(rule.p_trip_ci)} of replications{first}; "
-            f"P(trip within k days of a go-live): {within}",
-            soft_wrap=True,
+            f"stop rule, {labels.get(variant, variant)}: tripped in {pct(rule.p_trip_ci)} of "
+            f"replications{first}; P(trip within k days of a go-live): {within}",
+            width=min(console.width, TABLE_WIDTH),
         )
 
 

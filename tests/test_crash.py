@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim import results
-from sim.experiment import runfolder, runs
+from sim.experiment import runfolder, runs, stopping
 from sim.experiment.runfolder import RunFolder
 from sim.experiment.runs import Plan, Variant, execute, reopen_run, start_run
 
@@ -142,7 +142,7 @@ def _check_what_was_left(out: Path) -> Path | None:
     if done:
         kpis = results.frame(path, "kpis")
         assert sorted(set(kpis["replication"])) == sorted(done)
-        assert len(kpis) == len(done) * len(VARIANTS)
+        assert len(kpis) == len(done) * (len(VARIANTS) + 1)  # + the no-cutover twin
     else:
         with pytest.raises(runfolder.RunFolderError):
             results.open(path, "kpis")
@@ -178,12 +178,15 @@ def reference(tmp_path_factory, fixed_commit):
 
 
 def _kill_points(seen: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Every write and rename of the run's start and end, and every fourth one between."""
+    """Every write and rename of the run's start and end, the first of each kind, and every
+    fourth one between (so a run that writes more tables still kills at every kind)."""
     phases = {"parquet": ("half",), "text": ("half",), "replace": ("before", "after"),
               "rename": ("before", "after")}  # fmt: skip
     every = [(i, phase) for i, kind in seen for phase in phases[kind]]
     ends = [p for p in every if p[0] < 5 or p[0] >= len(seen) - 2]
-    return sorted(set(every[::4]) | set(ends))
+    first = {kind: i for i, kind in reversed(seen)}
+    firsts = [(i, phase) for kind, i in first.items() for phase in phases[kind]]
+    return sorted(set(every[::4]) | set(ends) | set(firsts))
 
 
 def test_the_reference_run_makes_enough_distinct_kill_points(reference):
@@ -207,14 +210,14 @@ def test_killed_anywhere_and_resumed_the_run_is_bit_identical(reference, tmp_pat
             with pytest.MonkeyPatch.context() as mp:
                 if isinstance(point, int):  # inside the computation: the point-th replication
                     calls = iter(range(point))
-                    real = runs.run_replication
+                    real = stopping.run_replication
 
                     def replication(*a, **kw):
                         if next(calls, None) is None:
                             os.kill(os.getpid(), signal.SIGKILL)
                         return real(*a, **kw)
 
-                    mp.setattr(runs, "run_replication", replication)
+                    mp.setattr(stopping, "run_replication", replication)
                 else:
                     mp.setattr(runs, "run_block", lambda block: computed[block.index])
                     Events(point).install(mp)

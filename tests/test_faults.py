@@ -8,8 +8,10 @@ resumes to the full result; a run folder edited after it was written must be ref
 
 from __future__ import annotations
 
+import concurrent.futures
 import errno
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -108,6 +110,19 @@ def test_a_second_process_cannot_run_a_folder_that_is_running(tmp_path):
     with folder.lock():  # released: taken again
         pass
     assert RunFolderBusy.exit_code == 2
+
+
+def test_workers_forked_while_the_folder_is_held_do_not_keep_it(tmp_path):
+    """A process pool kept across runs (a notebook's, or the precision rule's rounds) forks
+    its workers inside the first run's lock; the next run must still get the folder."""
+    folder = RunFolder.create(tmp_path, "run", {}, {})
+    with concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        with folder.lock():
+            assert pool.submit(os.getpid).result() != os.getpid()  # forked now, holding a copy
+        with folder.lock():  # the worker still lives
+            pass
 
 
 def _failing(monkeypatch, after: int, error: int) -> None:

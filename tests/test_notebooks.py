@@ -107,7 +107,8 @@ def test_notebook_runs_shows_its_charts_and_computes_what_it_says(source, tmp_pa
         assert "<Figure size" not in text or "image/png" in kinds
     name = source.stem
     if name == "01-quickstart":
-        assert found["replications"] == 2 and found["variants"] == ["window-4w"]
+        # the variant and the no-cutover twin its excess is measured against
+        assert found["replications"] == 2 and found["variants"] == ["no-cutover", "window-4w"]
         assert found["status"] == "complete" and found["late"] >= 0
     elif name == "02-compare-windows":
         assert found["baseline"] == "window-2w"

@@ -385,7 +385,9 @@ class RunFolder:
         """Hold the folder for one run or resume; :class:`RunFolderBusy` if another has it.
 
         An advisory ``flock`` on the folder itself (no lock file to leave behind), released by
-        the kernel when its process dies, so a killed run never leaves the folder locked."""
+        the kernel when its process dies, so a killed run never leaves the folder locked.
+        Released explicitly on the way out too: worker processes forked while it is held share
+        the descriptor, and closing ours alone would leave the folder locked by them."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
@@ -397,7 +399,10 @@ class RunFolder:
                 raise RunFolderBusy(
                     f"{self.path}: another cutover process is running this folder"
                 ) from None
-            yield
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 

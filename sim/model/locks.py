@@ -21,6 +21,7 @@ rollback cancels a lock that has not happened yet); this module applies the poli
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -28,9 +29,11 @@ from pydantic import Field
 
 from sim import extensions
 from sim.extensions import OPEN, ORPHAN, REROUTE, LockContext, Params, lock_policy
-from sim.model.inbox import LEGACY, SignerPool
 from sim.scenario.schema import LockPolicy
 from sim.schedule.timeline import Timeline
+
+if TYPE_CHECKING:  # the policies register at every load (validate too): no compiled kernels
+    from sim.model.inbox import SignerPool
 
 
 class Drain(Params):
@@ -108,6 +111,8 @@ def close_legacy_inbox(
 
 
 def _legacy_of_unit(unit: int):
+    from sim.model.inbox import LEGACY  # only when a run closes an inbox (see the imports)
+
     return lambda pool, ids: (
         (pool.cfg.signer_unit[pool.signer[ids]] == unit) & (pool.inbox[ids] == LEGACY)
     )
