@@ -21,8 +21,17 @@ ACTIVITIES = (
     "back_entry",
     "extension",
 )
-# Scheduled work, in the order a session serves it: work that registered streams
-# (sim.extensions) bring with the go-live itself first, then the cutover's own tasks.
-WORKLOAD = ("extension", "migration", "validation", "relabelling", "reserve_numbers", "back_entry")
+# Scheduled work, in the order a session serves it: the day's dual work per item
+# (sim.model.dualwork: it cannot wait), then work that registered streams (sim.extensions)
+# bring with the go-live itself, then the cutover's own tasks.
+WORKLOAD = (
+    "dual_system",
+    "extension",
+    "migration",
+    "validation",
+    "relabelling",
+    "reserve_numbers",
+    "back_entry",
+)
 # What ``extra_staff_hours`` sums: every activity but ordinary signing and messages.
 EXTRA = tuple(a for a in ACTIVITIES if a not in ("signing", "messages"))

@@ -34,6 +34,7 @@ from sim.model.demand import (
     mean_minutes,
     role_spec,
 )
+from sim.model.dualwork import add_dual_work
 from sim.model.inbox import (
     ItemAttributes,
     Items,
@@ -44,6 +45,7 @@ from sim.model.labs import result_times
 from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
 from sim.model.reroute import RerouteQueue
 from sim.model.staff import UnitState, absence
+from sim.model.support import Support, allocate
 from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
 from sim.model.workload import (
     add_back_entry,
@@ -80,6 +82,7 @@ class Replication:
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
+    support: Support | None = None  # go-live support asked for and given, per unit and day
 
 
 def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
@@ -106,7 +109,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         np.searchsorted(items.unit[:n_res], runs),
         n_res + np.searchsorted(items.unit[n_res:], runs),
     )
-    state = UnitState(sc, tl)
+    support = allocate(sc, cal, tl)
+    state = UnitState(sc, tl, cal, support)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
     pools = {}
@@ -138,7 +142,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
-        fate == FATE_REROUTE, pools, streams, 0.0,
+        fate == FATE_REROUTE, pools, streams, 0.0, support=support,
     )  # fmt: skip
 
 
@@ -203,6 +207,8 @@ def simulate(rep: Replication) -> Replication:
     workload = daily_workload(sc, cal, tl)
     add_extension_workload(sc, cal, tl, workload)
     add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
+    in_inbox = np.isnan(rep.orphan_time) & ~rep.rerouted  # not orphaned or rerouted on arrival
+    add_dual_work(sc, cal, tl, rep.orders, rep.legacy, rep.lab_ready, in_inbox, workload)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
