@@ -149,6 +149,7 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
     frame["overtime_hours"] = overtime.ravel() / 60.0
     frame["worked_hours"] = minutes.sum(axis=0).ravel() / 60.0
+    frame["support_unmet"] = rep.support.unmet.ravel()
     return pd.DataFrame(frame, copy=False)  # every column is a fresh array
 
 

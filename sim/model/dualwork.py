@@ -4,7 +4,8 @@ While a unit documents in Millennium but orders labs in its legacy client, two t
 time on every item, on top of the login per session that opening the second inbox costs
 (input role ``switch_cost``, booked by the session kernel):
 
-* every lab order placed in the legacy client (not on paper) costs ``legacy_order_time``:
+* every lab order placed in the legacy client (paper orders from the go-live downtime too,
+  as they are entered there) costs ``legacy_order_time``:
   switching to the legacy client and finding the patient again while the visit is
   documented in Millennium;
 * every abnormal result that arrives in the legacy client's inbox while the unit documents in
@@ -40,7 +41,7 @@ def dual_items(
     documents in Millennium. ``arrives``: the result reaches the legacy inbox."""
     horizon = cal.horizon_minutes
     placed = (o.time >= 0) & (o.time < horizon)
-    ordered = legacy & ~o.paper & placed & tl.home_new(o.unit, np.where(placed, o.time, 0.0))
+    ordered = legacy & placed & tl.home_new(o.unit, np.where(placed, o.time, 0.0))
     inside = (ready >= 0) & (ready < horizon)
     noted = (
         legacy & o.abnormal & arrives & inside & tl.home_new(o.unit, np.where(inside, ready, 0.0))

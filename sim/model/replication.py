@@ -81,8 +81,8 @@ class Replication:
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
+    support: Support  # go-live support asked for and given, per unit and day
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
-    support: Support | None = None  # go-live support asked for and given, per unit and day
 
 
 def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
@@ -142,7 +142,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
-        fate == FATE_REROUTE, pools, streams, 0.0, support=support,
+        fate == FATE_REROUTE, pools, streams, 0.0, support,
     )  # fmt: skip
 
 
