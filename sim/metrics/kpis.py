@@ -132,7 +132,8 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "unfinished_workload_hours",
             "staff hours",
-            "scheduled cutover work (dual work per item, migration, validation, relabelling, reserve numbers, "
+            "scheduled cutover work (dual work per item, migration, validation, relabelling, "
+            "reserve numbers, "
             "back-entry, registered streams) still undone at the horizon's end",
             compute=lambda x: x.workload_left_hours,
             threshold=100,

@@ -85,12 +85,19 @@ class Replication:
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
 
 
-def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
-    """Draw everything that does not interact and set up the signer pools."""
+def build(
+    sc: LoadedScenario,
+    replication: int = 0,
+    root_seed: int | None = None,
+    timeline: Timeline | None = None,
+) -> Replication:
+    """Draw everything that does not interact and set up the signer pools. ``timeline``
+    replaces the scenario's for counterfactuals no plan may have (the face-validity placebo
+    orders labs in Millennium before its lab switches LIS)."""
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
     cal = Calendar(s.horizon.start, s.horizon.end)
-    tl = build_schedule(sc).timeline(cal)
+    tl = build_schedule(sc).timeline(cal) if timeline is None else timeline
     streams = Streams(seed, replication)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
@@ -267,7 +274,10 @@ def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:
 
 
 def run_replication(
-    sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
+    sc: LoadedScenario,
+    replication: int = 0,
+    root_seed: int | None = None,
+    timeline: Timeline | None = None,
 ) -> Replication:
-    """Build and simulate one replication."""
-    return simulate(build(sc, replication, root_seed))
+    """Build and simulate one replication (on ``timeline`` if given, see :func:`build`)."""
+    return simulate(build(sc, replication, root_seed, timeline))
