@@ -42,6 +42,7 @@ UNSET = {
     "staffing.cover_after_days": [1, 2],
     "site_kinds.health_centre.learning_time_constant_days": [3.0, 90.0],
     "site_kinds.hospital_unit.learning_time_constant_days": [3.0, 90.0],
+    "areas[south].support_per_day": [0.0, 0.3],  # null: every unit gets its planned ratio
 }
 
 
