@@ -24,6 +24,7 @@ def _inputs() -> KpiInputs:
     # Two units over two days; every activity books 1 hour per unit-day, overtime 0.5 h.
     days = pd.DataFrame({f"{a}_hours": [1.0] * 4 for a in ACTIVITIES})
     days["overtime_hours"] = 0.5
+    days["support_unmet"] = [0.0, 0.25, 0.5, 0.0]  # supporter-days not given
     return KpiInputs(
         site_days=days,
         late=np.array([True, False, True]),
@@ -52,6 +53,7 @@ def _inputs() -> KpiInputs:
         ("unfinished_workload_hours", 1.25),
         ("failed_critical_calls", 3.0),
         ("migration_spillover_hours", 0.75),
+        ("support_unmet_days", 0.75),
     ],
 )
 def test_each_kpi_by_hand(name, expected):

@@ -83,10 +83,14 @@ def test_lock_policies_decide_the_fate_of_late_legacy_results():
     drained = run_replication(load_scenario(TINY, overrides=base), 0)
     assert (~np.isnan(lost.orphan_time)).sum() > 0
     assert (~np.isnan(routed.orphan_time)).sum() == 0 and routed.rerouted.any()
-    # Rerouted results end up signed in the Millennium inbox.
+    # Rerouted results end up in the Millennium inbox, and those of the health centres are
+    # signed there. (The ward goes live with its lab's switch and carries both learning steps
+    # at once: its backlog does not clear by the horizon's end, rerouted results included.)
     n = routed.n_results
     assert (routed.items.inbox[:n][routed.rerouted] == 1).all()
-    assert np.isfinite(routed.items.done[:n][routed.rerouted]).mean() > 0.9
+    ward = [u.id for u in routed.timeline.units].index("ward")
+    centres = routed.rerouted & (routed.orders.unit != ward)
+    assert centres.any() and np.isfinite(routed.items.done[:n][centres]).mean() > 0.9
     # A drain deadline of zero days orphans as much as losing them at the lock does.
     assert (~np.isnan(drained.orphan_time)).sum() == (~np.isnan(lost.orphan_time)).sum()
 

@@ -54,6 +54,7 @@ UNSET = {
     "site_kinds.health_centre.cover_after_days": [0, 5],
     "site_kinds.health_centre.learning_time_constant_days": [3.0, 90.0],
     "site_kinds.hospital_unit.learning_time_constant_days": [3.0, 90.0],
+    "areas[south].support_per_day": [0.0, 0.3],  # null: every unit gets its planned ratio
 }
 
 

@@ -130,7 +130,9 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "dual_system_hours",
             "staff hours",
-            "switching time spent opening the second system's inbox",
+            "dual work during coexistence: logins to open the second system's inbox, ordering "
+            "in the legacy client while documenting in Millennium, cross-documenting abnormal "
+            "results",
             compute=_hours("dual_system_hours"),
             threshold=1000,
             label="dual-system hours",
@@ -147,7 +149,8 @@ KPIS: dict[str, Kpi] = {
         Kpi(
             "unfinished_workload_hours",
             "staff hours",
-            "scheduled cutover work (migration, validation, relabelling, reserve numbers, "
+            "scheduled cutover work (dual work per item, migration, validation, relabelling, "
+            "reserve numbers, "
             "back-entry, registered streams) still undone at the horizon's end",
             compute=lambda x: x.workload_left_hours,
             threshold=100,
@@ -170,6 +173,16 @@ KPIS: dict[str, Kpi] = {
             compute=lambda x: x.failed_calls,
             threshold=1,
             label="failed calls for critical results",
+        ),
+        Kpi(
+            "support_unmet_days",
+            "supporter-days",
+            "go-live support asked for and not given: in their go-live and lab-switch weeks "
+            "units ask for super users per 10 signers, and an area short of supporters shares "
+            "each day's capacity in proportion to what its units ask for",
+            compute=lambda x: float(x.site_days["support_unmet"].sum()),
+            threshold=10,
+            label="supporter-days of go-live support missing",
         ),
     ]
 }

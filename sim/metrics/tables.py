@@ -163,6 +163,7 @@ def site_days(rep: Replication, late: np.ndarray, late_at: np.ndarray) -> pd.Dat
         frame[f"{name}_hours"] = minutes[a].ravel() / 60.0
     frame["overtime_hours"] = overtime.ravel() / 60.0
     frame["worked_hours"] = minutes.sum(axis=0).ravel() / 60.0
+    frame["support_unmet"] = rep.support.unmet.ravel()
     return pd.DataFrame(frame, copy=False)  # every column is a fresh array
 
 
@@ -435,34 +436,3 @@ def tabulate(rep: Replication, with_results: bool = False) -> Tables:
         kpis=kpis(rep, days, late),
         results=results(rep, late) if with_results else None,
     )
-
-
-def coexistence_odds_ratio(rep: Replication) -> dict[str, float]:
-    """Odds of an abnormal result going late while its unit works in two systems, against the
-    same units' single-system weeks (before training for go-live, and after the legacy inbox
-    has closed). The face-validity target is the published hybrid-record effect (OR 1.5-3).
-    """
-    tl, o, s = rep.timeline, rep.orders, rep.scenario.model
-    late, _ = late_flags(rep)
-    go, ros = tl.go_live[o.unit], tl.ros_switch[o.unit]
-    has_window = ros > go
-    t = rep.lab_ready
-    closed = tl.closed[o.unit]
-    before = go - (s.staffing.training_weeks * 7 + 7) * 1440.0
-    dual = has_window & o.abnormal & (t >= go) & (t < ros)
-    single = (
-        has_window
-        & o.abnormal
-        & ((t < before) | (t >= closed))
-        & (t < rep.calendar.horizon_minutes)
-    )
-    a, b = float(late[dual].sum()), float((~late[dual]).sum())
-    c, d = float(late[single].sum()), float((~late[single]).sum())
-    ratio = (a / b) / (c / d) if b and c and d else float("nan")
-    return {
-        "late_dual": a,
-        "on_time_dual": b,
-        "late_single": c,
-        "on_time_single": d,
-        "odds_ratio": ratio,
-    }

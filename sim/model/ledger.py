@@ -24,9 +24,18 @@ ACTIVITIES = (
     "critical_calls",
     "on_call",
 )
-# Scheduled work, in the order a session serves it: work that registered streams
-# (sim.extensions) bring with the go-live itself first, then the cutover's own tasks.
-WORKLOAD = ("extension", "migration", "validation", "relabelling", "reserve_numbers", "back_entry")
+# Scheduled work, in the order a session serves it: the day's dual work per item
+# (sim.model.dualwork: it cannot wait), then work that registered streams (sim.extensions)
+# bring with the go-live itself, then the cutover's own tasks.
+WORKLOAD = (
+    "dual_system",
+    "extension",
+    "migration",
+    "validation",
+    "relabelling",
+    "reserve_numbers",
+    "back_entry",
+)
 # Ordinary work that exists without any cutover: signing, messages, the lab's calls for
 # critical results and duty doctors' reviews over long closures.
 ORDINARY = ("signing", "messages", "critical_calls", "on_call")

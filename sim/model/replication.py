@@ -34,6 +34,7 @@ from sim.model.demand import (
     mean_minutes,
     role_spec,
 )
+from sim.model.dualwork import add_dual_work
 from sim.model.inbox import (
     ItemAttributes,
     Items,
@@ -45,6 +46,7 @@ from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
 from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence
+from sim.model.support import Support, allocate
 from sim.model.units import vary_units
 from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
 from sim.model.workload import (
@@ -82,6 +84,7 @@ class Replication:
     pools: dict[str, SignerPool]
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
+    support: Support  # go-live support asked for and given, per unit and day
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
     spillover_minutes: float = 0.0  # manual migration that did not fit before go-live
     # per result: a phone call or on-call review before signing (nan: none); first call failed
@@ -89,15 +92,23 @@ class Replication:
     failed_call: np.ndarray | None = None
 
 
-def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None) -> Replication:
-    """Draw everything that does not interact and set up the signer pools."""
+def build(
+    sc: LoadedScenario,
+    replication: int = 0,
+    root_seed: int | None = None,
+    timeline: Timeline | None = None,
+) -> Replication:
+    """Draw everything that does not interact and set up the signer pools. ``timeline``
+    replaces the scenario's for counterfactuals no plan may have (the face-validity placebo
+    orders labs in Millennium before its lab switches LIS)."""
     s = sc.model
     seed = s.seed if root_seed is None else root_seed
     sc = for_replication(sc, replication, seed)  # parameter uncertainty, if switched on
     s = sc.model
     cal = Calendar(s.horizon.start, s.horizon.end)
+    planned = build_schedule(sc).timeline(cal) if timeline is None else timeline
     streams = Streams(seed, replication)
-    tl = vary_units(sc, build_schedule(sc).timeline(cal), streams)
+    tl = vary_units(sc, planned, streams)
     pol = s.policies
     # Signers: pools by site kind, signers numbered within their pool.
     kinds = list(dict.fromkeys(u.kind for u in tl.units))
@@ -115,7 +126,8 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
         np.searchsorted(items.unit[:n_res], runs),
         n_res + np.searchsorted(items.unit[n_res:], runs),
     )
-    state = UnitState(sc, tl)
+    support = allocate(sc, cal, tl)
+    state = UnitState(sc, tl, cal, support)
     # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
     unready_injected = bool((fate == FATE_REROUTE).any())
     pools = {}
@@ -150,7 +162,7 @@ def build(sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
-        fate == FATE_REROUTE, pools, streams, 0.0,
+        fate == FATE_REROUTE, pools, streams, 0.0, support,
     )  # fmt: skip
 
 
@@ -221,6 +233,8 @@ def simulate(rep: Replication) -> Replication:
     workload, rep.spillover_minutes = daily_workload(sc, cal, tl)
     add_extension_workload(sc, cal, tl, workload)
     add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
+    in_inbox = np.isnan(rep.orphan_time) & ~rep.rerouted  # not orphaned or rerouted on arrival
+    add_dual_work(sc, cal, tl, rep.orders, rep.legacy, rep.lab_ready, in_inbox, workload)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])
@@ -284,7 +298,10 @@ def _iso_weeks(cal: Calendar, days: np.ndarray) -> np.ndarray:
 
 
 def run_replication(
-    sc: LoadedScenario, replication: int = 0, root_seed: int | None = None
+    sc: LoadedScenario,
+    replication: int = 0,
+    root_seed: int | None = None,
+    timeline: Timeline | None = None,
 ) -> Replication:
-    """Build and simulate one replication."""
-    return simulate(build(sc, replication, root_seed))
+    """Build and simulate one replication (on ``timeline`` if given, see :func:`build`)."""
+    return simulate(build(sc, replication, root_seed, timeline))

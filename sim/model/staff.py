@@ -5,12 +5,20 @@
   ``absence_spell_days`` on average (drawn from the signer's own stream).
 * **Training**: in the ``training_weeks`` before its go-live a unit's session time shrinks by
   the share that ``training_hours`` take of a 40-hour week.
-* **Learning curve**: after go-live, handling times are multiplied by a factor that starts at
+* **Learning curves**: after go-live, handling times are multiplied by a factor that starts at
   ``learning_curve.initial_multiplier`` and decays back to 1 with the time constant (per site
-  kind if given), shortened by super users (``super_users_per_10_staff`` x
-  ``super_user_speedup``, at most to a tenth).
+  kind if given). Ordering labs in Millennium is new even for a unit that has documented in it
+  for weeks: from its lab-ordering (ROS) switch a second excess, starting at
+  ``ros_initial_multiplier``, decays with the same time constant and adds to the first, so
+  the shorter the window the more the two overlap.
+* **Go-live support**: both curves (and the lookups) run on a unit's own clock, which runs
+  faster on the days it gets help from the area's support pool (:mod:`sim.model.support`):
+  ``1 / (1 - super_user_speedup x supporters received per 10 signers)`` times real time (at
+  most ten times), so a unit that gets its planned ratio of 1 per 10 learns as fast as one
+  whose time constant is 30 % shorter, and one that gets nothing as the bare time constant.
 * **Read-only lookups**: a share of tasks after go-live needs history from the locked legacy
-  system (``lookup_share_at_go_live``, halving every ``lookup_half_life_days``).
+  system (``lookup_share_at_go_live``, halving every ``lookup_half_life_days`` of the unit's
+  clock).
 
 :class:`UnitState` gives these factors for every unit at any time; the signer pools take
 them for all their session starts at once.
@@ -20,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.support import Support
+from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline
 
@@ -47,22 +57,21 @@ class UnitState:
     elementwise operations: the run takes them for all its session starts before it begins.
     """
 
-    def __init__(self, sc: LoadedScenario, tl: Timeline):
+    def __init__(self, sc: LoadedScenario, tl: Timeline, cal: Calendar, support: Support):
         st, pol = sc.model.staffing, sc.model.policies
         self._tl = tl
         curve = st.learning_curve
         self._initial = curve.initial_multiplier
+        self._ros_initial = curve.ros_initial_multiplier
         kinds = sc.model.site_kinds
-        days = np.array(
+        self._tau = 1440.0 * np.array(
             [
                 kinds[u.kind].learning_time_constant_days or curve.time_constant_days
                 for u in tl.units
             ],
             dtype=float,
         )
-        self._tau = (
-            days * 1440.0 * max(0.1, 1.0 - st.super_user_speedup * st.super_users_per_10_staff)
-        )
+        self._clock = UnitClock(cal, support_rate(st.super_user_speedup, support))
         self._train_weeks = st.training_weeks
         self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
         self._look_share = pol.lookup_share_at_go_live
@@ -78,11 +87,52 @@ class UnitState:
     def at(self, t: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
         """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows)."""
         t = t[:, None]
-        go = self._tl.go_live[units]
+        go, ros = self._tl.go_live[units], self._tl.ros_switch[units]
         home = self._tl.home_new(units, t)
-        since = np.where(home, t - go, np.inf)
-        learn = 1.0 + (self._initial - 1.0) * np.exp(-since / self._tau[units])
-        look = np.where(home, self._look_share * 0.5 ** (since / self._half_life), 0.0)
+        ordering_new = self._tl.client_new(units, t)
+        now = self._clock.at(t, units)
+        since_go = np.where(home, now - self._clock.at(go[None, :], units), np.inf)
+        since_ros = np.where(ordering_new, now - self._clock.at(ros[None, :], units), np.inf)
+        tau = self._tau[units]
+        learn = (
+            1.0
+            + (self._initial - 1.0) * np.exp(-since_go / tau)
+            + (self._ros_initial - 1.0) * np.exp(-since_ros / tau)
+        )
+        look = np.where(home, self._look_share * 0.5 ** (since_go / self._half_life), 0.0)
         train_from = go - self._train_weeks * 7 * 1440.0
         train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
         return home, learn, look, train
+
+
+def support_rate(speedup: float, support: Support) -> np.ndarray:
+    """(units, days) how fast each unit's learning clock runs against real time: the help it
+    got that day removes ``speedup`` of the time constant per supporter per 10 signers (at
+    most nine tenths of it)."""
+    return 1.0 / np.maximum(0.1, 1.0 - speedup * support.received_per_10)
+
+
+class UnitClock:
+    """Each unit's learning clock: real minutes weighted by the day's rate, so that the time
+    a curve has run from a switch is ``at(t) - at(switch)``."""
+
+    def __init__(self, cal: Calendar, rate: np.ndarray):
+        self._starts = np.asarray(cal.day_start[:-1], dtype=float)
+        self._rate = rate
+        lengths = np.diff(cal.day_start)
+        # Clock reading at each day's start; before the horizon it runs at the first day's
+        # rate, after it at the last day's.
+        self._at_start = np.concatenate(
+            [np.zeros((len(rate), 1)), np.cumsum(rate * lengths, axis=1)[:, :-1]], axis=1
+        )
+
+    def at(self, t: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Clock readings of ``units`` (columns) at times ``t`` (rows, or per column);
+        ``inf`` stays ``inf`` (a switch that never comes)."""
+        t = np.broadcast_to(t, np.broadcast_shapes(np.shape(t), (1, len(units))))
+        finite = np.isfinite(t)
+        day = np.clip(np.searchsorted(self._starts, np.where(finite, t, 0.0), side="right") - 1,
+                      0, len(self._starts) - 1)  # fmt: skip
+        cols = np.broadcast_to(units, t.shape)
+        reading = self._at_start[cols, day] + self._rate[cols, day] * (t - self._starts[day])
+        return np.where(finite, reading, t)

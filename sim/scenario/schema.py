@@ -89,6 +89,12 @@ class Horizon(Strict):
 class Area(Strict):
     id: Id
     name: str
+    support_per_day: sourced(NonNeg, "supporters", optional=True) = Field(
+        None,
+        description="go-live supporters (super users, floor walkers, service desk) the area "
+        "can field per day, shared by its units in their go-live and lab-switch weeks "
+        "(null: every unit gets its planned ratio)",
+    )
 
 
 class TestCategory(Strict):
@@ -306,15 +312,25 @@ class Policies(Strict):
 class LearningCurve(Strict):
     initial_multiplier: sourced(Annotated[float, Field(ge=1.0)], "ratio") = 2.0
     time_constant_days: sourced(Positive, "days") = 21.0
+    ros_initial_multiplier: sourced(Annotated[float, Field(ge=1.0)], "ratio") = Field(
+        2.0,
+        description="second learning step: multiplier at the unit's lab-ordering (ROS) "
+        "switch, decaying with the same time constant",
+    )
 
 
 class Staffing(Strict):
     training_hours: NonNeg = Field(16.0, description="per staff member, before go-live")
     training_weeks: Positive = 4.0
     learning_curve: LearningCurve = Field(default_factory=LearningCurve)
-    super_users_per_10_staff: sourced(NonNeg, "per_10_staff") = 1.0
+    super_users_per_10_staff: sourced(NonNeg, "per_10_staff") = Field(
+        1.0, description="go-live support each unit asks for, per 10 signers"
+    )
     super_user_speedup: Share = Field(
         0.3, description="share of the learning time constant removed at 1 super user per 10"
+    )
+    support_days: sourced(Positive, "days") = Field(
+        21.0, description="days of at-the-elbow support after a go-live and after a ROS switch"
     )
     absence_share: sourced(Share, "share") = 0.08
     absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
@@ -395,6 +411,10 @@ INPUT_ROLES: dict[str, str] = {
     "abnormal_action_time": "acting on an abnormal result (minutes)",
     "chase_time": "chasing an overdue result (minutes)",
     "switch_cost": "switching to the other system's inbox, per session (minutes)",
+    "legacy_order_time": "ordering a lab test in the legacy client while documenting in "
+    "Millennium, per order (seconds)",
+    "cross_documentation_time": "noting an abnormal result from the legacy client in "
+    "Millennium, per result (minutes)",
     "lookup_time": "a jump-out lookup in a locked legacy system (minutes)",
     "back_entry_time": "entering a paper order after downtime (seconds)",
     "manual_matching_delay": "delay of a sample matched by hand at a LIS switch (hours)",

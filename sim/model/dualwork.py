@@ -1,0 +1,71 @@
+"""Dual work per item during coexistence: the long window's cost that grows with volume.
+
+While a unit documents in Millennium but orders labs in its legacy client, two things cost
+time on every item, on top of the login per session that opening the second inbox costs
+(input role ``switch_cost``, booked by the session kernel):
+
+* every lab order placed in the legacy client (paper orders from the go-live downtime too,
+  as they are entered there) costs ``legacy_order_time``:
+  switching to the legacy client and finding the patient again while the visit is
+  documented in Millennium;
+* every abnormal result that arrives in the legacy client's inbox while the unit documents in
+  Millennium (not orphaned or rerouted on arrival) costs ``cross_documentation_time``: noting
+  the result and its action in the Millennium record.
+
+Both are minutes per unit and day (the mean of each role's distribution, per site kind) that
+become the *first* category of scheduled workload (:data:`sim.model.ledger.WORKLOAD`), booked
+to the ``dual_system`` activity. Why workload rather than longer handling times: the minutes
+then land in the ledger's ``dual_system`` row and are taken from the same sessions as signing
+(so they crowd it out), and, served first, they fit well inside the session's workload share
+(a health centre's few minutes per signer and day against 15), so they clear every day; only
+if the share is exhausted do they wait, and then count as unfinished workload.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model.demand import Orders, mean_minutes, role_spec
+from sim.model.ledger import WORKLOAD
+from sim.sampling.calendar import Calendar
+from sim.scenario.loading import LoadedScenario
+from sim.schedule.timeline import Timeline
+
+
+def dual_items(
+    tl: Timeline, cal: Calendar, o: Orders, legacy: np.ndarray, ready: np.ndarray,
+    arrives: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Which orders pay the legacy-ordering cost and which results the cross-documentation
+    cost: placed in (or arriving to) the legacy client inside the horizon while the unit
+    documents in Millennium. ``arrives``: the result reaches the legacy inbox."""
+    horizon = cal.horizon_minutes
+    placed = (o.time >= 0) & (o.time < horizon)
+    ordered = legacy & placed & tl.home_new(o.unit, np.where(placed, o.time, 0.0))
+    inside = (ready >= 0) & (ready < horizon)
+    noted = (
+        legacy & o.abnormal & arrives & inside & tl.home_new(o.unit, np.where(inside, ready, 0.0))
+    )
+    return ordered, noted
+
+
+def add_dual_work(
+    sc: LoadedScenario,
+    cal: Calendar,
+    tl: Timeline,
+    o: Orders,
+    legacy: np.ndarray,
+    ready: np.ndarray,
+    arrives: np.ndarray,
+    workload: np.ndarray,
+) -> None:
+    """Add the dual work of each unit and day to ``workload`` (category, unit, day), in place."""
+    row = workload[WORKLOAD.index("dual_system")]
+    ordered, noted = dual_items(tl, cal, o, legacy, ready, arrives)
+    for role, mask, times in (
+        ("legacy_order_time", ordered, o.time),
+        ("cross_documentation_time", noted, ready),
+    ):
+        per_unit = np.array([mean_minutes(role_spec(sc, u.kind, role)) for u in tl.units])
+        units = o.unit[mask]
+        np.add.at(row, (units, cal.day_indices(times[mask])), per_unit[units])
