@@ -17,7 +17,8 @@ import sim
 from sim.metrics.tables import tabulate
 from sim.model.demand import mean_minutes
 from sim.model.dualwork import dual_items
-from sim.model.ledger import ACTIVITIES
+from sim.model.ledger import ACTIVITIES, WORKLOAD
+from sim.model.orderentry import add_order_entry_learning
 from sim.model.replication import build, simulate
 from sim.model.staff import UnitClock, UnitState
 from sim.model.support import Support, allocate, support_periods
@@ -113,13 +114,45 @@ def test_a_second_learning_step_starts_at_the_ros_switch():
     go, ros = tl.go_live[early[0]], tl.ros_switch[early[0]]
     t = np.array([go + 7 * 1440.0, ros + 3 * 1440.0])
     _, learn, look, _ = state.at(t, early)
+    # signing follows the go-live curve alone; the second step is on order entry
     assert learn[0, 0] == pytest.approx(1 + np.exp(-7 / 21))
     days_live = (ros - go) / 1440.0 + 3
-    assert learn[1, 0] == pytest.approx(1 + np.exp(-days_live / 21) + 2 * np.exp(-3 / 21))
+    assert learn[1, 0] == pytest.approx(1 + np.exp(-days_live / 21))
+    excess = state.ordering_excess(t, np.repeat(early, 2))
+    assert excess == pytest.approx([0.0, 2 * np.exp(-3 / 21)])
     pol = sc.model.policies
     assert look[0, 0] == pytest.approx(
         pol.lookup_share_at_go_live * 0.5 ** (7 / pol.lookup_half_life_days)
     )
+
+
+def test_order_entry_learning_is_orders_times_entry_time_times_the_excess():
+    """For vc-early, each day's ``order_entry`` workload is the sum over its lab orders placed
+    in Millennium that day of 1 min (60 s entry time) x 2 exp(-days since ROS / 21)."""
+    sc = sim.load_scenario(
+        TINY,
+        overrides=[
+            "staffing.super_users_per_10_staff=0",  # the clock is real time
+            "policies.coexistence_window_days=28",
+            "staffing.learning_curve.ros_initial_multiplier=3.0",
+            "staffing.learning_curve.time_constant_days=21",
+        ],
+    )
+    rep = build(sc, 0)
+    cal, tl, o = rep.calendar, rep.timeline, rep.orders
+    assert mean_minutes(sc.library[sc.model.inputs["order_entry_time"]]) == pytest.approx(1.0)
+    workload = np.zeros((len(WORKLOAD), len(tl.units), cal.n_days))
+    add_order_entry_learning(sc, cal, tl, o, rep.legacy, rep.unit_state, workload)
+    u = [x.id for x in tl.units].index("vc-early")
+    ros = tl.ros_switch[u]
+    by_hand = np.zeros(cal.n_days)
+    for i in np.flatnonzero((o.unit == u) & ~rep.legacy):
+        if ros <= o.time[i] < cal.horizon_minutes:
+            by_hand[cal.day_index(o.time[i])] += 2 * np.exp(-(o.time[i] - ros) / (21 * 1440))
+    assert by_hand.sum() > 10  # the unit ordered in Millennium after its switch
+    assert workload[WORKLOAD.index("order_entry"), u] == pytest.approx(by_hand)
+    # before its ROS switch a unit orders in its legacy client: no order-entry learning
+    assert workload[WORKLOAD.index("order_entry"), u, : cal.day_index(ros)].sum() == 0
 
 
 def test_the_shorter_the_window_the_more_the_curves_overlap():

@@ -14,6 +14,7 @@ ACTIVITIES = (
     "chase",
     "lookup",
     "dual_system",
+    "order_entry",
     "messages",
     "migration",
     "validation",
@@ -25,10 +26,12 @@ ACTIVITIES = (
     "on_call",
 )
 # Scheduled work, in the order a session serves it: the day's dual work per item
-# (sim.model.dualwork: it cannot wait), then work that registered streams (sim.extensions)
-# bring with the go-live itself, then the cutover's own tasks.
+# (sim.model.dualwork) and order-entry learning (sim.model.orderentry), which cannot wait,
+# then work that registered streams (sim.extensions) bring with the go-live itself, then the
+# cutover's own tasks.
 WORKLOAD = (
     "dual_system",
+    "order_entry",
     "extension",
     "migration",
     "validation",

@@ -43,6 +43,7 @@ from sim.model.inbox import (
 )
 from sim.model.labs import result_times
 from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
+from sim.model.orderentry import add_order_entry_learning
 from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence
@@ -85,6 +86,7 @@ class Replication:
     streams: Streams
     reroute_minutes: float  # central-queue staff minutes
     support: Support  # go-live support asked for and given, per unit and day
+    unit_state: UnitState  # learning clocks and factors, shared by the signer pools
     workload_left_minutes: float = 0.0  # scheduled work still undone at the horizon's end
     spillover_minutes: float = 0.0  # manual migration that did not fit before go-live
     # per result: a phone call or on-call review before signing (nan: none); first call failed
@@ -162,7 +164,7 @@ def build(
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
-        fate == FATE_REROUTE, pools, streams, 0.0, support,
+        fate == FATE_REROUTE, pools, streams, 0.0, support, state,
     )  # fmt: skip
 
 
@@ -235,6 +237,7 @@ def simulate(rep: Replication) -> Replication:
     add_back_entry(sc, cal, tl, rep.orders, workload, rep.streams)
     in_inbox = np.isnan(rep.orphan_time) & ~rep.rerouted  # not orphaned or rerouted on arrival
     add_dual_work(sc, cal, tl, rep.orders, rep.legacy, rep.lab_ready, in_inbox, workload)
+    add_order_entry_learning(sc, cal, tl, rep.orders, rep.legacy, rep.unit_state, workload)
     pool_of_kind = rep.pools
     unit_pool = {i: pool_of_kind[u.kind] for i, u in enumerate(tl.units)}
     unit_kind = np.array([u.kind for u in tl.units])

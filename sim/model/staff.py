@@ -8,9 +8,9 @@
 * **Learning curves**: after go-live, handling times are multiplied by a factor that starts at
   ``learning_curve.initial_multiplier`` and decays back to 1 with the time constant (per site
   kind if given). Ordering labs in Millennium is new even for a unit that has documented in it
-  for weeks: from its lab-ordering (ROS) switch a second excess, starting at
-  ``ros_initial_multiplier``, decays with the same time constant and adds to the first, so
-  the shorter the window the more the two overlap.
+  for weeks: from its lab-ordering (ROS) switch, each order's entry time carries an excess
+  that starts at ``ros_initial_multiplier - 1`` and decays with the same time constant
+  (:meth:`UnitState.ordering_excess`, paid per order by :mod:`sim.model.orderentry`).
 * **Go-live support**: both curves (and the lookups) run on a unit's own clock, which runs
   faster on the days it gets help from the area's support pool (:mod:`sim.model.support`):
   ``1 / (1 - super_user_speedup x supporters received per 10 signers)`` times real time (at
@@ -87,22 +87,25 @@ class UnitState:
     def at(self, t: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
         """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows)."""
         t = t[:, None]
-        go, ros = self._tl.go_live[units], self._tl.ros_switch[units]
+        go = self._tl.go_live[units]
         home = self._tl.home_new(units, t)
-        ordering_new = self._tl.client_new(units, t)
         now = self._clock.at(t, units)
         since_go = np.where(home, now - self._clock.at(go[None, :], units), np.inf)
-        since_ros = np.where(ordering_new, now - self._clock.at(ros[None, :], units), np.inf)
-        tau = self._tau[units]
-        learn = (
-            1.0
-            + (self._initial - 1.0) * np.exp(-since_go / tau)
-            + (self._ros_initial - 1.0) * np.exp(-since_ros / tau)
-        )
+        learn = 1.0 + (self._initial - 1.0) * np.exp(-since_go / self._tau[units])
         look = np.where(home, self._look_share * 0.5 ** (since_go / self._half_life), 0.0)
         train_from = go - self._train_weeks * 7 * 1440.0
         train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
         return home, learn, look, train
+
+    def ordering_excess(self, t: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Per order (``t[i]`` at ``units[i]``): the excess of the order-entry multiplier over
+        1, ``(ros_initial - 1) exp(-s / tau)`` with ``s`` the unit's learning-clock time since
+        its ROS switch; 0 where the unit does not order labs in Millennium at ``t``."""
+        ros = self._tl.ros_switch[units][None, :]
+        ordering_new = self._tl.client_new(units, t)
+        since = self._clock.at(t[None, :], units) - self._clock.at(ros, units)
+        decay = np.exp(-np.where(ordering_new, since[0], np.inf) / self._tau[units])
+        return (self._ros_initial - 1.0) * decay
 
 
 def support_rate(speedup: float, support: Support) -> np.ndarray:

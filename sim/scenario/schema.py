@@ -314,8 +314,8 @@ class LearningCurve(Strict):
     time_constant_days: sourced(Positive, "days") = 21.0
     ros_initial_multiplier: sourced(Annotated[float, Field(ge=1.0)], "ratio") = Field(
         2.0,
-        description="second learning step: multiplier at the unit's lab-ordering (ROS) "
-        "switch, decaying with the same time constant",
+        description="second learning step: multiplier of the order-entry time at the unit's "
+        "lab-ordering (ROS) switch, decaying with the same time constant",
     )
 
 
@@ -415,6 +415,8 @@ INPUT_ROLES: dict[str, str] = {
     "Millennium, per order (seconds)",
     "cross_documentation_time": "noting an abnormal result from the legacy client in "
     "Millennium, per result (minutes)",
+    "order_entry_time": "entering one lab order in the record, per order (seconds); the "
+    "second learning step adds to it from the unit's lab-ordering switch",
     "lookup_time": "a jump-out lookup in a locked legacy system (minutes)",
     "back_entry_time": "entering a paper order after downtime (seconds)",
     "manual_matching_delay": "delay of a sample matched by hand at a LIS switch (hours)",
