@@ -11,6 +11,8 @@ import pytest
 
 from sim.model.inbox import (
     CRITICAL,
+    HOME_NEW,
+    HOME_NEW_LEGACY_DUE,
     LEGACY,
     NEW,
     NORMAL,
@@ -26,7 +28,7 @@ from sim.model.inbox import (
 def make_pool(
     items: list[tuple],
     *,
-    home_new: bool = False,
+    home_new: int = False,  # HOME_LEGACY (False), HOME_NEW (True) or HOME_NEW_LEGACY_DUE
     learn: float = 1.0,
     present: bool = True,
     switch: float = 5.0,
@@ -98,6 +100,19 @@ def test_dual_mode_puts_the_second_inbox_last_and_pays_the_switch():
     pool, it = make_pool(items, home_new=False)
     # Home is legacy: the abnormal result first (0-10), then switch and the new one: 10-25.
     assert run(pool, it).tolist() == [10, 25]
+
+
+def test_near_its_deadline_the_legacy_inbox_is_worked_as_home():
+    items = [(0, 10, URGENT, LEGACY), (-5, 10, NORMAL, NEW), (-10, 10, NORMAL, LEGACY)]
+    pool, it = make_pool(items, home_new=HOME_NEW_LEGACY_DUE)
+    # The legacy abnormal result is worked with the home ones (group 1): switch 0-5, 5-15;
+    # then normal results oldest first across both inboxes: the legacy one 15-25 (already
+    # open, no second switch), the Millennium one 25-35.
+    assert run(pool, it).tolist() == [15, 35, 25]
+    pool, it = make_pool(items, home_new=HOME_NEW)
+    # Without the deadline near: Millennium normal 0-10, switch 10-15, legacy abnormal 15-25,
+    # legacy normal 25-35.
+    assert run(pool, it).tolist() == [25, 10, 35]
 
 
 def test_the_second_inbox_slips_when_no_time_is_left():

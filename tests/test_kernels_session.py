@@ -44,7 +44,7 @@ def session_tables_twin(new_workers, worker, unit_home, unit_of, home, classes, 
     if not changed:
         return
     w = np.maximum(worker, 0)
-    cls = np.where(home[w], classes.home_new, 0)[:, None] + np.arange(classes.home_new)
+    cls = (home[w].astype(int) * classes.per_home)[:, None] + np.arange(classes.per_home)
     key = np.where(worker[:, None] < 0, t.nobody, KEYS_PER_WORKER * w[:, None] + classes.group[cls])
     t.key_of[:] = key.ravel()
     t.second_of[:] = classes.second[cls].ravel()
@@ -232,7 +232,7 @@ def pools(draw) -> Pool:
     present = rng.random(n) < 0.8
     covered = rng.integers(0, n, n)
     worker = np.where(present, np.arange(n), np.where(rng.random(n) < 0.5, covered, -1))
-    home = rng.random(n_units) < 0.5
+    home = rng.integers(0, 3, n_units).astype(np.int8)  # HOME_LEGACY, HOME_NEW, ..._DUE
     nobody = KEYS_PER_WORKER * n
     tables = CodeTables(
         key_of=np.empty(n * _N_CLASSES, dtype=np.min_scalar_type(nobody)),
@@ -241,7 +241,7 @@ def pools(draw) -> Pool:
         nobody=nobody,
         head_group=_HEAD_GROUP,
     )
-    signer_home = np.zeros(n, dtype=bool)
+    signer_home = np.zeros(n, dtype=np.int8)
     session_tables_twin(True, worker, home, unit_of, signer_home, _CLASS_TABLE, URGENT, tables)
     signers = Signers(
         unit_of=unit_of,
@@ -331,7 +331,7 @@ def test_finish_session_matches_its_twin(pool, first_round, cap):
 def test_session_tables_match_their_twin(pool, new_workers):
     n = len(pool.clock)
     rng = np.random.default_rng(n)
-    unit_home = rng.random(len(pool.home)) < 0.5  # some homes change, or none
+    unit_home = rng.integers(0, 3, len(pool.home)).astype(np.int8)  # some homes change, or none
     unit_home = unit_home if rng.random() < 0.7 else pool.home
     signer_home = pool.home[pool.signers.unit_of].copy()
     args = (new_workers, pool.worker, unit_home, pool.signers.unit_of, signer_home)

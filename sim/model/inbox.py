@@ -19,6 +19,9 @@ oldest first within a group. The *home* inbox is that of the system the unit doc
 the second inbox is the other one. Opening the second inbox costs a switching time. This is
 the coexistence mechanism: while a unit documents in Millennium but its lab results still
 arrive in the legacy client, those results come last and are what slips when time runs short.
+Signers know when the legacy inbox closes, though: in the last ``policies.lock.priority_days``
+before its deadline they work it as their home inbox (groups 1 and 3, oldest first across
+both inboxes), still paying the switching time to open it.
 
 An item is started only while the session is open and is then finished (it may overrun).
 When urgent items remain that the signer knows of (in the home inbox, or in the second inbox
@@ -131,7 +134,7 @@ class SignerPool:
         unready_injected: bool = True,
     ):
         self.cfg = cfg
-        # callable(t) -> per unit (home_new, learn, lookup, train); the model's also has
+        # callable(t) -> per unit (home, learn, lookup, train); the model's also has
         # .at(times, units), with which a run takes the state of all its sessions at once
         self.unit_state = unit_state
         self.n = n = len(cfg.signer_unit)
@@ -203,7 +206,7 @@ class SignerPool:
             nobody=nobody,
             head_group=_HEAD_GROUP,
         )
-        self._home = np.zeros(n, dtype=bool)  # each signer's home (Millennium?) in those
+        self._home = np.zeros(n, dtype=np.int8)  # each signer's home (HOME_*) in those
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
@@ -414,17 +417,21 @@ def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:
     return (2 * urgency + inbox).astype(np.int8)
 
 
-# Priority group (table above) and "in the second inbox" of each item class, once for a
-# signer whose home is legacy and once, offset by _HOME_NEW, for a home in Millennium.
-_HOME_NEW = 6
-_CLASSES = np.arange(2 * _HOME_NEW)
-_SECOND = _CLASSES % 2 != _CLASSES // _HOME_NEW
-_URGENCY = _CLASSES % _HOME_NEW // 2
-_GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _SECOND)
+# The home of a signer's unit, as :class:`sim.model.staff.UnitState` gives it: the legacy
+# record, Millennium, or Millennium with the legacy inbox's deadline near (worked alike).
+HOME_LEGACY, HOME_NEW, HOME_NEW_LEGACY_DUE = 0, 1, 2
+# Priority group (table above) and "in the second inbox" of each item class (2 * urgency +
+# inbox), once for each home, a block of _N_CLASSES per home.
+_N_CLASSES = 6
+_CLASSES = np.arange(3 * _N_CLASSES)
+_HOME = _CLASSES // _N_CLASSES
+_SECOND = np.minimum(_HOME, HOME_NEW) != _CLASSES % 2
+_URGENCY = _CLASSES % _N_CLASSES // 2
+_LAST = _SECOND & (_HOME != HOME_NEW_LEGACY_DUE)  # the second inbox comes last
+_GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _LAST)
 _HEAD_GROUP = 1  # groups up to this one are worked before the messages
 _NO_ITEMS = np.empty(0, dtype=np.int64)
-_N_CLASSES = _HOME_NEW
-_CLASS_TABLE = ClassTable(_GROUP, _SECOND, _URGENCY, _HOME_NEW)
+_CLASS_TABLE = ClassTable(_GROUP, _SECOND, _URGENCY, _N_CLASSES)
 # Rows of a day's staff-minute cells that the session kernels book into.
 _WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])
 _KERNEL_ROWS = Rows(*(ACTIVITIES.index(a) for a in Rows._fields))

@@ -16,6 +16,11 @@
   ``1 / (1 - super_user_speedup x supporters received per 10 signers)`` times real time (at
   most ten times), so a unit that gets its planned ratio of 1 per 10 learns as fast as one
   whose time constant is 30 % shorter, and one that gets nothing as the bare time constant.
+* **The legacy inbox's deadline**: signers know when their legacy inbox closes (the lock
+  policy's deadline, after which what is left is orphaned or rerouted). From
+  ``policies.lock.priority_days`` before it they work it as their home inbox (same priority
+  groups, oldest first across both), so what is orphaned is what could not be signed in
+  time, not what sat below the home inbox.
 * **Read-only lookups**: a share of tasks after go-live needs history from the locked legacy
   system (``lookup_share_at_go_live``, halving every ``lookup_half_life_days`` of the unit's
   clock).
@@ -74,6 +79,8 @@ class UnitState:
         self._clock = UnitClock(cal, support_rate(st.super_user_speedup, support))
         self._train_weeks = st.training_weeks
         self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
+        # the legacy inbox is worked as home from this minute until its deadline
+        self._promote_from = tl.closed - pol.lock.priority_days * 1440.0
         self._look_share = pol.lookup_share_at_go_live
         self._half_life = pol.lookup_half_life_days * 1440.0
         self._all = np.arange(len(tl.units))
@@ -85,17 +92,21 @@ class UnitState:
         return self._last[1]
 
     def at(self, t: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows)."""
+        """(home, learn, look, train) of ``units`` (columns) at times ``t`` (rows). ``home``
+        is :data:`sim.model.inbox.HOME_LEGACY`, ``HOME_NEW`` or ``HOME_NEW_LEGACY_DUE`` (home
+        in Millennium, the legacy inbox worked alike as its deadline nears)."""
         t = t[:, None]
         go = self._tl.go_live[units]
         home = self._tl.home_new(units, t)
+        due = home & (t >= self._promote_from[units]) & (t < self._tl.closed[units])
+        code = home.astype(np.int8) + due.astype(np.int8)
         now = self._clock.at(t, units)
         since_go = np.where(home, now - self._clock.at(go[None, :], units), np.inf)
         learn = 1.0 + (self._initial - 1.0) * np.exp(-since_go / self._tau[units])
         look = np.where(home, self._look_share * 0.5 ** (since_go / self._half_life), 0.0)
         train_from = go - self._train_weeks * 7 * 1440.0
         train = np.where((t >= train_from) & (t < go), self._train_factor, 1.0)
-        return home, learn, look, train
+        return code, learn, look, train
 
     def ordering_excess(self, t: np.ndarray, units: np.ndarray) -> np.ndarray:
         """Per order (``t[i]`` at ``units[i]``): the excess of the order-entry multiplier over

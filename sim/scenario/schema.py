@@ -278,6 +278,11 @@ class LockPolicy(Strict):
     drain_days: NonNeg = Field(28.0, description="legacy inbox stays readable this long")
     reroute_capacity_per_day: NonNeg = Field(200.0, description="central queue, results/day")
     reroute_minutes_per_result: Positive = 5.0
+    priority_days: NonNeg = Field(
+        7.0,
+        description="signers know the legacy inbox's deadline: this many days before it, "
+        "they work the legacy inbox as their home inbox (0: never)",
+    )
 
 
 class VolumeReduction(Strict):

@@ -114,13 +114,14 @@ class ItemColumns(NamedTuple):
 
 
 class ClassTable(NamedTuple):
-    """Per item class (``2 * urgency + inbox``, then again offset by ``home_new`` for a worker
-    whose home is Millennium): priority group, in the second inbox, urgency."""
+    """Per item class (``2 * urgency + inbox``, in a block of ``per_home`` classes for each
+    home a worker may have, ``HOME_*`` of :mod:`sim.model.inbox`): priority group, in the
+    second inbox, urgency."""
 
     group: np.ndarray
     second: np.ndarray
     urgency: np.ndarray
-    home_new: int
+    per_home: int
 
 
 @numba.njit(cache=True)
@@ -368,9 +369,8 @@ def session_tables(
 ):  # pragma: no cover - compiled
     """Fill the per-code ``tables`` (code = signer * classes + class) of a session in place:
     sort key ``KEYS_PER_WORKER * worker + group`` (``nobody`` without a worker), in the
-    worker's second inbox, urgent enough for overtime. A class is looked up offset by
-    ``classes.home_new`` where the worker's home is Millennium (that of signer 0 stands in
-    when nobody works the inbox).
+    worker's second inbox, urgent enough for overtime. A class is looked up in the block of
+    the worker's home (that of signer 0 stands in when nobody works the inbox).
 
     The tables depend only on the workers and on each signer's ``home`` (kept here, from the
     units' ``unit_home``), so they are left as they are unless either has changed."""
@@ -382,10 +382,10 @@ def session_tables(
             changed = True
     if not changed:
         return
-    n_classes = classes.home_new
+    n_classes = classes.per_home
     for s in range(len(worker)):
         w = max(worker[s], 0)
-        offset = classes.home_new if home[w] else 0
+        offset = n_classes * home[w]
         for k in range(n_classes):
             c = offset + k
             j = s * n_classes + k
