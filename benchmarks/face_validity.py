@@ -10,8 +10,10 @@ the odds ratio with a 95% Wald interval, to set beside the published hybrid-reco
     python -m benchmarks.face_validity [--placebo] [--replications N] [--horizon-end YYYY-MM-DD]
         [--set path=value ...]
 
-The last line is ``coexistence OR <x> (95% CI <lo>-<hi>)`` (``placebo OR ...`` with
-``--placebo``).
+Without ``--placebo`` it also runs the placebo and prints the odds ratio of the run against it
+(the same go-live with and without the dual period: the dual period's own effect, the figure
+to set beside the published one). The last line is ``coexistence OR <x> (95% CI <lo>-<hi>)``
+(``placebo OR ...`` with ``--placebo``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ from sim.schedule.schedule import build_schedule
 
 
 def pooled_counts(sc: LoadedScenario, replications: int, placebo: bool) -> np.ndarray:
-    """[late, on time] in the run, then in the twin, summed over ``replications``."""
+    """[late, on time] in the run, then in the twin, summed over ``replications``; without
+    ``placebo``, then also [late, on time] in the placebo run (the go-live without the dual
+    period), so that the run against the placebo is the dual period's own effect."""
     twin_sc = no_cutover(sc)
     tl = build_schedule(sc).timeline(Calendar(sc.model.horizon.start, sc.model.horizon.end))
-    run_tl = placebo_timeline(tl) if placebo else None
-    counts = np.zeros(4)
+    placebo_tl = placebo_timeline(tl)
+    counts = np.zeros(4 if placebo else 6)
     for r in range(replications):
-        x = matched_counts(run_replication(sc, r, timeline=run_tl), run_replication(twin_sc, r), tl)
+        run = run_replication(sc, r, timeline=placebo_tl if placebo else None)
+        x = matched_counts(run, run_replication(twin_sc, r), tl)
+        if not placebo:
+            x = np.concatenate([x, matched_counts(run_replication(sc, r, timeline=placebo_tl),
+                                                  run, tl)[:2]])  # fmt: skip
         print(f"replication {r}: run {x[0]:.0f}/{x[:2].sum():.0f} late, "
-              f"twin {x[2]:.0f}/{x[2:].sum():.0f} late", flush=True)  # fmt: skip
+              f"twin {x[2]:.0f}/{x[2:4].sum():.0f} late", flush=True)  # fmt: skip
         counts += x
     return counts
 
@@ -53,8 +61,14 @@ def main(argv: list[str] | None = None) -> None:
         "scenarios/fvm-2020.yaml", overrides=[f"horizon.end={args.horizon_end}", *args.set]
     )
     counts = pooled_counts(sc, args.replications, args.placebo)
-    ratio, lo, hi = odds_ratio(counts)
-    a, b, c, d = counts
+    if not args.placebo:
+        dual = np.concatenate([counts[:2], counts[4:]])
+        ratio, lo, hi = odds_ratio(dual)
+        print(
+            f"dual period alone (run against the placebo) OR {ratio:.2f} (95% CI {lo:.2f}-{hi:.2f})"
+        )
+    ratio, lo, hi = odds_ratio(counts[:4])
+    a, b, c, d = counts[:4]
     print(f"late {a / (a + b):.1%} in the run against {c / (c + d):.1%} in the no-cutover twin")
     label = "placebo" if args.placebo else "coexistence"
     print(f"{label} OR {ratio:.2f} (95% CI {lo:.2f}-{hi:.2f})")
