@@ -112,11 +112,13 @@ class UnitState:
         """Per order (``t[i]`` at ``units[i]``): the excess of the order-entry multiplier over
         1, ``(ros_initial - 1) exp(-s / tau)`` with ``s`` the unit's learning-clock time since
         its ROS switch; 0 where the unit does not order labs in Millennium at ``t``."""
-        ros = self._tl.ros_switch[units][None, :]
-        ordering_new = self._tl.client_new(units, t)
-        since = self._clock.at(t[None, :], units) - self._clock.at(ros, units)
-        decay = np.exp(-np.where(ordering_new, since[0], np.inf) / self._tau[units])
-        return (self._ros_initial - 1.0) * decay
+        excess = np.zeros(len(t))
+        on = self._tl.client_new(units, t)
+        t_on, u_on = t[on], units[on]
+        at_ros = self._clock.at(self._tl.ros_switch[None, :], self._all)[0]  # per unit
+        since = self._clock.at(t_on[None, :], u_on)[0] - at_ros[u_on]
+        excess[on] = (self._ros_initial - 1.0) * np.exp(-since / self._tau[u_on])
+        return excess
 
 
 def support_rate(speedup: float, support: Support) -> np.ndarray:
