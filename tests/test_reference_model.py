@@ -54,3 +54,18 @@ def test_fast_model_covers_by_the_site_as_the_reference_does(monkeypatch):
     both = ~np.isnan(expected)
     np.testing.assert_allclose(got[both], expected[both], rtol=0, atol=1e-6)
     assert sum(covered) > 0, "no unit was left without its signers: the test tests nothing"
+
+
+def test_an_item_started_before_the_horizon_ends_is_finished_in_both_models():
+    """A session opened before the horizon's end is worked to its end in both models: the item
+    in hand finishes past the end (replication 0 with ten units per site has one such item,
+    which the reference once dropped)."""
+    overrides = [f"sites[{s}].count=10" for s in ("vc-early", "vc-late", "ward")]
+    rep = build(load_scenario(SCENARIO, overrides=overrides), replication=0)
+    expected = reference_sign_times(rep)
+    simulate(rep)
+    got = rep.items.done
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    both = ~np.isnan(expected)
+    np.testing.assert_allclose(got[both], expected[both], rtol=0, atol=1e-6)
+    assert (got[both] > rep.calendar.horizon_minutes).any()  # the case this test is about
