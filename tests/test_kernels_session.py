@@ -29,9 +29,10 @@ from sim.model.kernels.session import (
     SessionTimes,
     Signers,
 )
+from sim.model.ledger import ACTIVITIES
 
 FAST = settings(max_examples=80, deadline=None)
-N_ACTIVITIES = 11
+N_ACTIVITIES = len(ACTIVITIES)
 seeds = st.integers(0, 2**32 - 1)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.model.demand import Orders, mean_minutes, role_spec
 from sim.model.ledger import WORKLOAD
+from sim.model.workload import add_per_order
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline
@@ -68,6 +69,4 @@ def add_dual_work(
     ):
         per_unit = np.array([mean_minutes(role_spec(sc, u.kind, role)) for u in tl.units])
         units = o.unit[mask]
-        cell = units.astype(np.int64) * cal.n_days + cal.day_indices(times[mask])
-        # bincount adds in the orders' order, as np.add.at would, in a fraction of its time
-        row += np.bincount(cell, weights=per_unit[units], minlength=row.size).reshape(row.shape)
+        add_per_order(row, cal, units, times[mask], per_unit[units])

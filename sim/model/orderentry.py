@@ -22,6 +22,7 @@ import numpy as np
 from sim.model.demand import Orders, mean_minutes, role_spec
 from sim.model.ledger import WORKLOAD
 from sim.model.staff import UnitState
+from sim.model.workload import add_per_order
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
 from sim.schedule.timeline import Timeline
@@ -58,6 +59,4 @@ def add_order_entry_learning(
     day), in place."""
     idx, minutes = ordering_excess_minutes(sc, cal, tl, o, legacy, state)
     row = workload[WORKLOAD.index("order_entry")]
-    cell = o.unit[idx].astype(np.int64) * cal.n_days + cal.day_indices(o.time[idx])
-    # bincount adds in the orders' order, as np.add.at would, in a fraction of its time
-    row += np.bincount(cell, weights=minutes, minlength=row.size).reshape(row.shape)
+    add_per_order(row, cal, o.unit[idx], o.time[idx], minutes)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.inbox import HOME_LEGACY, HOME_NEW, HOME_NEW_LEGACY_DUE
 from sim.model.support import Support
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
@@ -99,7 +100,8 @@ class UnitState:
         go = self._tl.go_live[units]
         home = self._tl.home_new(units, t)
         due = home & (t >= self._promote_from[units]) & (t < self._tl.closed[units])
-        code = home.astype(np.int8) + due.astype(np.int8)
+        code = np.where(due, HOME_NEW_LEGACY_DUE, np.where(home, HOME_NEW, HOME_LEGACY))
+        code = code.astype(np.int8)
         now = self._clock.at(t, units)
         since_go = np.where(home, now - self._clock.at(go[None, :], units), np.inf)
         learn = 1.0 + (self._initial - 1.0) * np.exp(-since_go / self._tau[units])

@@ -147,8 +147,18 @@ def add_back_entry(
     if not o.paper.any():
         return
     minutes = draw_for(sc, tl, streams, o, "back_entry_time", o.paper)
-    day = cal.day_indices(o.time[o.paper])
-    np.add.at(workload[WORKLOAD.index("back_entry")], (o.unit[o.paper], day), minutes)
+    add_per_order(workload[WORKLOAD.index("back_entry")], cal, o.unit[o.paper], o.time[o.paper],
+                  minutes)  # fmt: skip
+
+
+def add_per_order(
+    row: np.ndarray, cal: Calendar, units: np.ndarray, times: np.ndarray, minutes: np.ndarray
+) -> None:
+    """Add each order's ``minutes`` to ``row`` (unit, day), in place, at its unit and the day
+    of its time. ``np.bincount`` adds in the orders' order, as ``np.add.at`` would, in a
+    fraction of its time."""
+    cell = units.astype(np.int64) * row.shape[1] + cal.day_indices(times)
+    row += np.bincount(cell, weights=minutes, minlength=row.size).reshape(row.shape)
 
 
 def signer_workload(
