@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from sim.model.overlooked import put_aside_delays
 from sim.sampling.calendar import Calendar
 from sim.sampling.distributions import DistributionSpec
 from sim.sampling.streams import Streams
@@ -71,6 +72,7 @@ class OrderInputs:
     lookup: np.ndarray  # minutes of a legacy lookup, if one is needed
     lookup_u: np.ndarray  # uniform deciding whether a lookup is needed
     match_u: np.ndarray  # uniform deciding manual matching (paper orders, lost LID)
+    overlooked: np.ndarray  # minutes a result put aside at first read waits (0: not put aside)
 
 
 def role_spec(sc: LoadedScenario, kind: str, role: str) -> DistributionSpec:
@@ -97,6 +99,7 @@ def generate_orders(
     n_days = cal.n_days
     red = s.policies.volume_reduction
     lookup_max = np.float64(s.policies.lookup_share_at_go_live)
+    aside_share = float(s.staffing.overlooked_share)
     potential = np.zeros((len(tl.units), n_days), dtype=np.int32)
     placed = np.zeros_like(potential)
     # Per unit: the first potential order of the thinned days, and which of those are placed.
@@ -135,6 +138,7 @@ def generate_orders(
         "lookup": np.empty(total, f32),
         "lookup_u": np.empty(total, f32),
         "match_u": np.empty(total, f32),
+        "overlooked": np.empty(total, f32),
     }
     out = OrderColumns(**cols)
     day_clock = DayClock(cal.day_start, cal.dst_shift)
@@ -161,6 +165,13 @@ def generate_orders(
         n_lookup = int((u_attr[4].astype(f32) < lookup_max).sum())  # compared in float64
         lookup = draw("lookup_time", n_lookup)
         u_match = streams.rng(f"matching/{u.id}").random(n)
+        u_aside, aside = _NONE, _NONE
+        if aside_share > 0:  # no stream is touched when nothing is put aside
+            u_aside = streams.rng(f"overlooked/{u.id}").random(n)
+            spec = role_spec(sc, u.kind, "overlooked_delay")
+            aside = put_aside_delays(
+                u_aside, aside_share, lambda q, spec=spec: in_minutes(spec, spec.quantile(q))
+            )
         counts = np.bincount(category, minlength=len(cats))
         turnaround = []  # per category, in the order of its orders
         for c, cat in enumerate(cats):
@@ -185,10 +196,14 @@ def generate_orders(
             chase_u=chase_u,
             lookup=lookup,
             u_match=u_match,
+            u_aside=u_aside,
+            aside=aside,
             turnaround=np.concatenate(turnaround),
             counts=counts,
         )
-        rules = UnitRules(h0 * 60.0, h1 - h0, u.signers, lookup_max, start, keep, *paper)
+        rules = UnitRules(
+            h0 * 60.0, h1 - h0, u.signers, lookup_max, aside_share, start, keep, *paper
+        )
         a = _place_orders(out, a, i, draws, day_clock, rules)
     inputs = OrderInputs(**{k: cols.pop(k) for k in OrderInputs.__dataclass_fields__})
     return Orders(**cols, potential_per_day=potential, placed_per_day=placed), inputs
@@ -211,6 +226,7 @@ class OrderColumns(NamedTuple):
     lookup: np.ndarray
     lookup_u: np.ndarray
     match_u: np.ndarray
+    overlooked: np.ndarray
 
 
 class UnitDraws(NamedTuple):
@@ -228,6 +244,8 @@ class UnitDraws(NamedTuple):
     chase_u: np.ndarray  # uniform giving the chase minutes, if chased
     lookup: np.ndarray  # lookup minutes, one per order that can need a lookup, in order
     u_match: np.ndarray  # uniform deciding manual matching
+    u_aside: np.ndarray  # uniform deciding whether the result is put aside (empty: never)
+    aside: np.ndarray  # minutes put aside, one per potential order put aside, in order
     turnaround: np.ndarray  # minutes of analysis, category after category
     counts: np.ndarray  # orders per category: where each category's turnarounds start
 
@@ -246,12 +264,14 @@ class UnitRules(NamedTuple):
     hours: float  # length of the ordering hours
     signers: int  # orderers in the unit
     lookup_max: float  # a lookup uniform at or above this never needs a lookup
+    aside_share: float  # a result is put aside if its uniform is below this
     thin_from: int  # the first potential order of the thinned days ...
     keep: np.ndarray  # ... and, from it on, which are placed
     paper_from: float  # cutover downtime (orders on paper), start minute ...
     paper_to: float  # ... and end minute
 
 
+_NONE = np.empty(0)  # no draws: nothing is put aside
 _BELOW_ONE = np.nextafter(np.float32(1), np.float32(0))  # a float32 uniform stays below 1
 _DST_FROM_MINUTE = 180.0  # a day's daylight-saving shift applies from 03:00, as in Calendar
 
@@ -324,6 +344,7 @@ def _place_orders(out, a, unit, draws, days, rules):  # pragma: no cover - compi
         next_turn[c] = next_turn[c - 1] + counts[c - 1]
     next_action = 0
     next_lookup = 0
+    next_aside = 0
     j = 0
     for day in range(len(per_day)):
         for _ in range(per_day[day]):
@@ -339,6 +360,10 @@ def _place_orders(out, a, unit, draws, days, rules):  # pragma: no cover - compi
             if u_look < lookup_max:
                 look = draws.lookup[next_lookup]
                 next_lookup += 1
+            put_aside = 0.0
+            if rules.aside_share > 0.0 and draws.u_aside[j] < rules.aside_share:
+                put_aside = draws.aside[next_aside]
+                next_aside += 1
             if 0 <= j - start < len(keep) and not keep[j - start]:
                 j += 1
                 continue
@@ -358,6 +383,7 @@ def _place_orders(out, a, unit, draws, days, rules):  # pragma: no cover - compi
             out.lookup[a] = look
             out.lookup_u[a] = u_look
             out.match_u[a] = draws.u_match[j]
+            out.overlooked[a] = put_aside
             a += 1
             j += 1
     return a

@@ -338,6 +338,11 @@ class Staffing(Strict):
         21.0, description="days of at-the-elbow support after a go-live and after a ROS switch"
     )
     absence_share: sourced(Share, "share") = 0.08
+    overlooked_share: sourced(Share, "share") = Field(
+        0.0,
+        description="share of results read and put aside at first, taken up again only after "
+        "the overlooked_delay input (sim.model.overlooked); 0: every result is acted on when read",
+    )
     absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
     cover_after_days: Annotated[int, Field(ge=0)] | None = Field(
         2,
@@ -422,6 +427,8 @@ INPUT_ROLES: dict[str, str] = {
     "Millennium, per result (minutes)",
     "order_entry_time": "entering one lab order in the record, per order (seconds); the "
     "second learning step adds to it from the unit's lab-ordering switch",
+    "overlooked_delay": "how long a result put aside at first read waits before its signer "
+    "takes it up again (days)",
     "lookup_time": "a jump-out lookup in a locked legacy system (minutes)",
     "back_entry_time": "entering a paper order after downtime (seconds)",
     "manual_matching_delay": "delay of a sample matched by hand at a LIS switch (hours)",
