@@ -815,8 +815,14 @@ def schedule_chart(source: Run | LoadedScenario, variant: str | None = None) -> 
 # ------------------------------------------------------------------------------ signals
 
 WATCHED = {
-    "overdue_critical_per_100": ("overdue critical results", "overdue_critical"),
-    "overdue_abnormal_per_100": ("overdue abnormal results", "overdue_abnormal"),
+    "overdue_critical_rise_per_100": (
+        "overdue critical results, rise over the eve of go-live",
+        "overdue_critical",
+    ),
+    "overdue_abnormal_rise_per_100": (
+        "overdue abnormal results, rise over the eve of go-live",
+        "overdue_abnormal",
+    ),
     "backlog_growth_3d_per_100": ("backlog growth over 3 days", "backlog_growth_3d"),
     "overtime_hours": ("overtime hours (no level)", None),
 }
@@ -842,7 +848,8 @@ def signals_chart(run: Run) -> Figure:
         mine = days[(days["variant"] == v) & days["watched"]]
         for i, (column, (label, level_name)) in enumerate(WATCHED.items()):
             ax = axes[i, j]
-            for k, (area, rows) in enumerate(mine.groupby("area", sort=True)):
+            areas = mine.groupby("area", sort=True) if column in mine else []  # older runs lack it
+            for k, (area, rows) in enumerate(areas):
                 median = rows.groupby("date")[column].median()
                 full = median.reindex(pd.date_range(median.index.min(), median.index.max()))
                 ax.plot(full.index, full.to_numpy(), lw=1.1, color=PALETTE[k % len(PALETTE)],

@@ -98,13 +98,6 @@ def _placebo_counts(sc, tl, twins) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the go-live's own learning curve (handling x2.17, tau 21/42 days) raises a "
-    "near-zero late share (0.3 % in the twin: the ordinary days have no neglect tail) about "
-    "fourfold: placebo OR 4.72 (95% CI 3.63-6.14) on 4 replications; with the go-live's own "
-    "effects off, no effect is detectable (the test below). See README, Face validity.",
-)
 def test_placebo_without_a_dual_period_leaves_the_odds_unchanged(stage1_twin):
     """Acceptance: the placebo's odds ratio against the calendar-matched twin, pooled over 2
     replications of stage 1, lies in [0.8, 1.25]."""

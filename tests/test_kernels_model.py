@@ -67,6 +67,10 @@ def place_orders_twin(unit, draws, days, rules) -> dict[str, np.ndarray]:
     needs = u_look < rules.lookup_max
     look = np.zeros(n, dtype=np.float32)
     look[needs] = draws.lookup[: needs.sum()]
+    aside = np.zeros(n, dtype=np.float32)
+    if rules.aside_share > 0:
+        put = draws.u_aside < rules.aside_share
+        aside[put] = draws.aside[: put.sum()]
     placed = np.ones(n, dtype=bool)
     thinned = np.arange(rules.thin_from, rules.thin_from + len(rules.keep))
     placed[thinned[thinned < n]] = rules.keep[: max(0, n - rules.thin_from)]
@@ -87,6 +91,7 @@ def place_orders_twin(unit, draws, days, rules) -> dict[str, np.ndarray]:
         "lookup": look,
         "lookup_u": u_look,
         "match_u": draws.u_match,
+        "overlooked": aside,
     }
     return {name: col[placed] for name, col in cols.items()}
 
@@ -102,6 +107,8 @@ def test_place_orders_matches_its_twin(seed, n_days, n_cats, downtime):
     u_lookup = rng.random(n)
     lookup_max = np.float64(rng.choice([0.0, 0.3, 1.0]))
     counts = np.bincount(category, minlength=n_cats)
+    aside_share = float(rng.choice([0.0, 0.1, 1.0]))
+    u_aside = rng.random(n) if aside_share > 0 else np.empty(0)
     draws = UnitDraws(
         per_day=per_day,
         u_minute=rng.random(n),
@@ -115,6 +122,8 @@ def test_place_orders_matches_its_twin(seed, n_days, n_cats, downtime):
         chase_u=np.r_[rng.random(n - min(n, 1)), [np.nextafter(1.0, 0.0)] * min(n, 1)],
         lookup=rng.exponential(4.0, int((u_lookup.astype(np.float32) < lookup_max).sum())),
         u_match=rng.random(n).astype(np.float32),
+        u_aside=u_aside,
+        aside=rng.exponential(1e4, int((u_aside < aside_share).sum())),
         turnaround=rng.exponential(60.0, n),
         counts=counts,
     )
@@ -128,6 +137,7 @@ def test_place_orders_matches_its_twin(seed, n_days, n_cats, downtime):
         int(rng.integers(1, 16)),
         int(rng.integers(1, 9)),
         lookup_max,
+        aside_share,
         thin_from,
         keep,
         *paper,
@@ -141,7 +151,7 @@ def test_place_orders_matches_its_twin(seed, n_days, n_cats, downtime):
         np.empty(total + 2, bool),
         np.empty(total + 2, np.int16),
         np.empty(total + 2, bool),
-        *(np.empty(total + 2, np.float32) for _ in range(6)),
+        *(np.empty(total + 2, np.float32) for _ in range(7)),
     )
     end = _place_orders(out, 2, 5, draws, days, rules)
     assert end == 2 + total

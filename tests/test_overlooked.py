@@ -18,6 +18,7 @@ from sim.experiment.twin import no_cutover
 from sim.model.demand import generate_orders
 from sim.model.overlooked import inbox_ready, put_aside_delays
 from sim.model.replication import build, simulate
+from sim.model.staff import legacy_due_from
 from sim.model.units import vary_units
 from sim.sampling.calendar import Calendar
 from sim.sampling.streams import Streams
@@ -42,15 +43,15 @@ def test_delays_by_hand():
     assert delays / DAY == pytest.approx([8.926, 64.378], abs=1e-3)
 
 
-def test_a_put_aside_legacy_result_comes_back_at_the_latest_at_its_inbox_deadline():
+def test_a_put_aside_legacy_result_comes_back_at_the_latest_when_its_inbox_is_swept():
     ready = np.array([0.0, 100.0, 100.0, 5000.0])
     delay = np.array([0.0, 50.0, 5000.0, 10.0], dtype=np.float32)
     legacy = np.array([False, True, True, True])
     unit = np.array([0, 0, 1, 1])
-    closed = np.array([np.inf, 1000.0])
-    # not put aside; back before an inbox that never closes; capped at its deadline; ready
-    # after the deadline (its fate is not an inbox's, it stays as it was)
-    assert inbox_ready(ready, delay, legacy, unit, closed).tolist() == [0, 150, 1000, 5000]
+    swept = np.array([np.inf, 1000.0])
+    # not put aside; back before an inbox that is never swept; back when it is swept; ready
+    # after the sweep started (it is worked as it arrives)
+    assert inbox_ready(ready, delay, legacy, unit, swept).tolist() == [0, 150, 1000, 5000]
 
 
 def test_with_share_zero_nothing_is_drawn_and_every_result_is_seen_when_ready():
@@ -111,13 +112,19 @@ def test_a_put_aside_result_is_not_signed_before_it_comes_back_and_is_late_past_
     assert (waited - rep.lab_ready[long_aside] > hours * 60).all()
 
 
-def test_a_legacy_result_put_aside_past_its_inbox_deadline_leaves_with_the_leftovers():
+def test_a_legacy_result_put_aside_past_the_sweep_is_signed_by_the_deadline_or_left_over():
+    """Put aside in a legacy inbox beyond the day its signers start emptying it, a result comes
+    back that day: it is signed before the inbox's deadline, or leaves with the leftovers
+    (orphaned at the deadline or rerouted), never signed in the old client after it closed."""
     sc = sim.load_scenario(TINY, overrides=["staffing.overlooked_share=0.3"])
     rep = simulate(build(sc, 0))
     n, it, tl = rep.n_results, rep.items, rep.timeline
-    closed = tl.closed[rep.orders.unit]
-    caught = rep.legacy & (rep.lab_ready < closed) & (it.ready[:n] == closed)
+    unit = rep.orders.unit
+    swept = legacy_due_from(tl, sc.model.policies.lock.priority_days)[unit]
+    closed = tl.closed[unit]
+    caught = rep.legacy & (rep.lab_ready < swept) & (it.ready[:n] == swept)
     assert caught.sum() > 0
-    # orphaned at the deadline or rerouted to the central queue, never signed in the old client
+    in_time = it.done[:n][caught] <= closed[caught]
     left = (rep.orphan_time[caught] == closed[caught]) | rep.rerouted[caught]
-    assert left.all()
+    assert (in_time | left).all()
+    assert in_time.any()

@@ -150,7 +150,7 @@ def test_report_says_how_often_the_stop_rule_tripped_and_whether_uncertainty_was
     assert "P(trips)" in section and "within 7 days" in section
     assert "Parameter uncertainty was off" in html
     # the signals chart draws every stop-rule level as a line
-    assert 'id="level:window-2w:overdue_critical_per_100"' in html
+    assert 'id="level:window-2w:overdue_critical_rise_per_100"' in html
 
 
 def test_report_compares_interval_widths_with_another_run(run_dir, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from sim.compare import stop_rule_summaries
 from sim.experiment.stopping import run_acting_on_stop_rule
-from sim.metrics.signals import _overdue_at_day_ends, signals, stop_rule
+from sim.metrics.signals import _overdue_at_day_ends, rise_over_eve, signals, stop_rule
 from sim.metrics.tables import tabulate
 from sim.model.replication import run_replication
 from sim.scenario.loading import load_scenario
@@ -159,3 +159,12 @@ def test_the_2024_scenario_has_the_same_levels_as_the_plan():
     happened = load_scenario(ROOT / "scenarios" / "as-happened-2024.yaml").model.stop_rule
     assert happened == load_scenario(FVM).model.stop_rule
     assert happened.on_trip == "none"
+
+
+def test_the_abnormal_level_applies_to_the_rise_over_the_eve_of_go_live():
+    """Two areas over five days; ``since`` is 1 on a go-live day. Area 0 goes live on day 2
+    (eve: day 1, 6 overdue) and again on day 4 (eve: day 3, 9); area 1 on day 0, which has no
+    eve in the horizon, so its counts are their own rise."""
+    values = np.array([[5, 6, 7, 9, 4], [3, 4, 2, 8, 8]])
+    since = np.array([[0, 0, 1, 2, 1], [1, 2, 3, 4, 5]])
+    assert rise_over_eve(values, since).tolist() == [[0, 0, 1, 3, -5], [3, 4, 2, 8, 8]]

@@ -8,6 +8,10 @@ them from one replication and evaluates the scenario's stop rule (``stop_rule:``
   than their site kind's ``critical_threshold_hours`` and are still unsigned;
 * ``overdue_abnormal``: abnormal results (critical included) unsigned at the end of the day
   and older than ``stop_rule.abnormal_age_hours``;
+* for each of the two, ``<signal>_rise``: the count less the area's count at the end of the
+  eve of its latest go-live. An ordinary inbox always holds some overdue results (those put
+  aside at first read, :mod:`sim.model.overlooked`); a command centre judges a go-live by
+  what it adds to that stock, so the levels apply to the rise;
 * ``backlog`` (unsigned results at the end of the day) and ``backlog_growth_3d`` (its growth
   over the last three days);
 * ``overtime_hours``.
@@ -31,8 +35,13 @@ import pandas as pd
 from sim.model.replication import Replication
 from sim.scenario.schema import StopRule
 
-SIGNALS = ("overdue_critical", "overdue_abnormal", "backlog_growth_3d")
-"""Signals that carry a stop level, each also as ``<signal>_per_100`` (per 100 signers)."""
+LEVELS = {
+    "overdue_critical": "overdue_critical_rise",
+    "overdue_abnormal": "overdue_abnormal_rise",
+    "backlog_growth_3d": "backlog_growth_3d",
+}
+"""Each stop level (a field of ``stop_rule:``) and the signal it applies to; every such signal
+is also given as ``<signal>_per_100`` (per 100 signers)."""
 
 
 def _overdue_at_day_ends(
@@ -99,26 +108,38 @@ def area_days(rep: Replication, site_days: pd.DataFrame) -> pd.DataFrame:
         "day": since.ravel(),
         "signers": np.repeat(signers, n_days),
         "overdue_critical": per_area(overdue_crit).ravel(),
+        "overdue_critical_rise": rise_over_eve(per_area(overdue_crit), since).ravel(),
         "overdue_abnormal": per_area(overdue_abn).ravel(),
+        "overdue_abnormal_rise": rise_over_eve(per_area(overdue_abn), since).ravel(),
         "backlog": backlog.ravel(),
         "backlog_growth_3d": growth.ravel(),
         "overtime_hours": overtime.ravel(),
     }
     out = pd.DataFrame(frame)
-    for name in SIGNALS:
+    for name in LEVELS.values():
         out[f"{name}_per_100"] = out[name] * 100.0 / out["signers"]
     out["watched"] = (out["day"] >= 1) & (out["day"] <= rule.watch_days)
     out["tripped"] = out["watched"] & _over(out, rule)
     return out
 
 
+def rise_over_eve(values: np.ndarray, since: np.ndarray) -> np.ndarray:
+    """Per area (row) and day: the value less its value on the eve of the area's latest
+    go-live (``since`` is 1 on the go-live day); 0 before any go-live, and the value itself
+    when the go-live is the horizon's first day (no eve)."""
+    days = np.arange(values.shape[1])
+    eve = days - since  # the column of the eve, for days on or after a go-live
+    base = np.take_along_axis(values, np.clip(eve, 0, None), axis=1)
+    return np.where(since < 1, 0, values - np.where(eve >= 0, base, 0))
+
+
 def _over(days: pd.DataFrame, rule: StopRule) -> pd.Series:
     """Whether any watched signal exceeds its level (per 100 signers)."""
     over = pd.Series(False, index=days.index)
-    for name in SIGNALS:
-        level = getattr(rule, name)
+    for level_name, signal in LEVELS.items():
+        level = getattr(rule, level_name)
         if level is not None:
-            over |= days[f"{name}_per_100"] > level
+            over |= days[f"{signal}_per_100"] > level
     return over
 
 

@@ -20,9 +20,12 @@ happens to put-aside results where the cutover changes their fate:
 
 * a put-aside result reaches its signer's attention at ``ready + delay`` (the first read is not
   timed: it is part of the session that puts it aside);
-* a put-aside result in a legacy inbox comes back at the latest at that inbox's deadline
-  (``Timeline.closed``), and so leaves with the inbox's other leftovers (orphaned or rerouted,
-  :mod:`sim.model.locks`): what lay forgotten in the old client when it closed.
+* a put-aside result in a legacy inbox comes back at the latest when its signers start
+  emptying that inbox ahead of its deadline (``policies.lock.priority_days`` before
+  ``Timeline.closed``, :func:`sim.model.staff.legacy_due_from`): the inbox is swept, and what
+  lay forgotten in it is worked with the home inbox's priority; what the signers cannot finish
+  by the deadline leaves with the inbox's other leftovers (orphaned or rerouted,
+  :mod:`sim.model.locks`).
 
 Lateness is still counted from the lab's ready time (:mod:`sim.metrics.lateness`), so a
 put-aside abnormal result is late when its delay outlasts the threshold; a critical one is
@@ -50,13 +53,13 @@ def inbox_ready(
     delay: np.ndarray,
     legacy: np.ndarray,
     unit: np.ndarray,
-    closed: np.ndarray,
+    swept: np.ndarray,
 ) -> np.ndarray:
     """When each result reaches its signer's attention: its lab ready time plus its delay
-    (0 unless put aside), but a legacy result no later than its inbox's deadline
-    (``closed`` per unit), where it leaves with the inbox's leftovers."""
+    (0 unless put aside), but a legacy result no later than the minute its unit starts
+    emptying the legacy inbox (``swept`` per unit)."""
     if not delay.any():
         return ready
     back = ready + delay.astype(np.float64)
-    deadline = np.where(legacy, closed[unit], np.inf)
-    return np.where(back > deadline, np.maximum(ready, deadline), back)
+    sweep = np.where(legacy, swept[unit], np.inf)
+    return np.where(back > sweep, np.maximum(ready, sweep), back)

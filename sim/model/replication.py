@@ -47,7 +47,7 @@ from sim.model.orderentry import add_order_entry_learning
 from sim.model.overlooked import inbox_ready
 from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
-from sim.model.staff import UnitState, absence
+from sim.model.staff import UnitState, absence, legacy_due_from
 from sim.model.support import Support, allocate
 from sim.model.units import vary_units
 from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
@@ -220,7 +220,8 @@ def _draw_items(
         fate,
     )  # fmt: skip
     # A result put aside at first read reaches its signer's attention only after its delay.
-    seen = inbox_ready(ready, inputs.overlooked, watched.legacy, orders.unit, tl.closed)
+    swept = legacy_due_from(tl, pol.lock.priority_days)  # the legacy inbox is emptied from then
+    seen = inbox_ready(ready, inputs.overlooked, watched.legacy, orders.unit, swept)
     seen_times = OrderTimes(orders.unit, orders.time, seen, orders.category)
     fill_items(seen_times, results, watched, due_minutes, signer_offset.astype(np.int32), cols)
     items = Items(unit=cols.unit, inbox=cols.inbox, ready=cols.ready)

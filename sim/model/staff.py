@@ -55,6 +55,12 @@ def absence(cfg_share: float, spell_days: float, uniforms: np.ndarray) -> np.nda
     return present
 
 
+def legacy_due_from(tl: Timeline, priority_days: float) -> np.ndarray:
+    """Per unit, the minute from which its signers work the legacy inbox as their home inbox
+    (``priority_days`` before its deadline, ``Timeline.closed``) until the deadline."""
+    return tl.closed - priority_days * 1440.0
+
+
 class UnitState:
     """Per-unit home system, learning factor, lookup share and training factor at a time.
 
@@ -80,8 +86,7 @@ class UnitState:
         self._clock = UnitClock(cal, support_rate(st.super_user_speedup, support))
         self._train_weeks = st.training_weeks
         self._train_factor = max(0.0, 1.0 - st.training_hours / (st.training_weeks * 40.0))
-        # the legacy inbox is worked as home from this minute until its deadline
-        self._promote_from = tl.closed - pol.lock.priority_days * 1440.0
+        self._promote_from = legacy_due_from(tl, pol.lock.priority_days)
         self._look_share = pol.lookup_share_at_go_live
         self._half_life = pol.lookup_half_life_days * 1440.0
         self._all = np.arange(len(tl.units))

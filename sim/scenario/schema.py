@@ -380,10 +380,14 @@ class StopRule(Strict):
         28, description="days from each planned go-live (the go-live day is day 1) it watches"
     )
     overdue_critical: NonNeg | None = Field(
-        None, description="critical results unsigned past the critical threshold, at day's end"
+        None,
+        description="rise, over the eve of the area's latest go-live, of critical results "
+        "unsigned past the critical threshold at day's end",
     )
     overdue_abnormal: NonNeg | None = Field(
-        None, description="abnormal results unsigned and older than abnormal_age_hours"
+        None,
+        description="rise, over the eve of the area's latest go-live, of abnormal results "
+        "unsigned and older than abnormal_age_hours",
     )
     abnormal_age_hours: Positive = Field(72.0, description="age at which overdue_abnormal counts")
     backlog_growth_3d: NonNeg | None = Field(
