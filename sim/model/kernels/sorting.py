@@ -77,14 +77,23 @@ def _bucket_sort(values, n_buckets, out):  # pragma: no cover - compiled
         if v < np.inf:
             lo = min(lo, v)
             hi = max(hi, v)
-    scale = (n_buckets - 1) / (hi - lo) if hi > lo else 0.0
+    span = hi - lo
+    scale = (n_buckets - 1) / span if hi > lo else 0.0
     if scale == 0.0:  # one bucket, or a span past the largest float: all finite in bucket 0
         lo = 0.0  # (``v - lo`` could overflow to inf, and inf * 0 is nan)
+    # A span of subnormals overflows the scale; then each value's share of the span is
+    # taken first, which stays finite.
+    tiny_span = scale == np.inf
     bucket = np.empty(len(values), dtype=np.int32)
     start = np.zeros(n_buckets + 2, dtype=np.int64)
     for i in range(len(values)):
         v = values[i]
-        b = min(int((v - lo) * scale), n_buckets - 1) if v < np.inf else n_buckets
+        if v == np.inf:
+            b = n_buckets
+        elif tiny_span:
+            b = min(int((v - lo) / span * (n_buckets - 1)), n_buckets - 1)
+        else:
+            b = min(int((v - lo) * scale), n_buckets - 1)
         bucket[i] = b
         start[b + 1] += 1
     for b in range(n_buckets + 1):
