@@ -113,8 +113,7 @@ def test_calendar_matching_removes_the_calendar(stage1_twin):
     scheduled workload), what is left between a placebo and its twin in the window weeks is
     the calendar (Easter included), which matching puts on both sides, and the results of
     orders still outstanding in the legacy client at go-live: no detectable effect. The old
-    comparison with the units' own other weeks gave 1.97 here (issue 14); this one gives 1.33
-    (95% CI 0.89-1.99) on 2 replications."""
+    comparison with the units' own other weeks gave 1.97 here (issue 14)."""
     sc, tl, twins = stage1_twin
     flat = sim.with_changes(
         sc,

@@ -60,6 +60,9 @@ def inbox_ready(
     emptying the legacy inbox (``swept`` per unit)."""
     if not delay.any():
         return ready
-    back = ready + delay.astype(np.float64)
-    sweep = np.where(legacy, swept[unit], np.inf)
-    return np.where(back > sweep, np.maximum(ready, sweep), back)
+    back = ready + delay  # float64, one new array: the rest touches the few put aside in legacy
+    aside = np.flatnonzero(legacy & (delay > 0))
+    sweep = swept[unit[aside]]
+    late = back[aside] > sweep
+    back[aside[late]] = np.maximum(ready[aside[late]], sweep[late])
+    return back
