@@ -5,8 +5,6 @@ Its bucket pass and insertion sort are held to plain-numpy twins of their own.""
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +15,6 @@ from sim.model.kernels.sorting import (
     _insertion_sort,
     argsort_in_cache,
     argsort_nearly_sorted,
-    has_finite_ties,
     stable_argsort,
 )
 
@@ -82,14 +79,6 @@ def test_stable_argsort_of_values_spanning_more_than_the_largest_float():
 def test_argsort_nearly_sorted_takes_any_float_dtype_and_layout():
     x = np.array([[3, 1], [2, 1]], dtype=np.float32)[:, 0]  # strided float32
     np.testing.assert_array_equal(argsort_nearly_sorted(x), [1, 0])
-
-
-@FAST
-@given(small_arrays)
-def test_has_finite_ties_matches_its_plain_twin(x):
-    s = np.sort(x)
-    twin = any(a == b and np.isfinite(b) for a, b in itertools.pairwise(s))
-    assert has_finite_ties(s) == twin
 
 
 def bucket_twin(values: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:

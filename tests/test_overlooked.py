@@ -16,7 +16,7 @@ import pytest
 import sim
 from sim.experiment.twin import no_cutover
 from sim.model.demand import generate_orders
-from sim.model.overlooked import inbox_ready, put_aside_delays
+from sim.model.overlooked import put_aside_delays, seen_at
 from sim.model.replication import build, simulate
 from sim.model.staff import legacy_due_from
 from sim.model.units import vary_units
@@ -44,14 +44,13 @@ def test_delays_by_hand():
 
 
 def test_a_put_aside_legacy_result_comes_back_at_the_latest_when_its_inbox_is_swept():
-    ready = np.array([0.0, 100.0, 100.0, 5000.0])
-    delay = np.array([0.0, 50.0, 5000.0, 10.0], dtype=np.float32)
-    legacy = np.array([False, True, True, True])
-    unit = np.array([0, 0, 1, 1])
-    swept = np.array([np.inf, 1000.0])
-    # not put aside; back before an inbox that is never swept; back when it is swept; ready
-    # after the sweep started (it is worked as it arrives)
-    assert inbox_ready(ready, delay, legacy, unit, swept).tolist() == [0, 150, 1000, 5000]
+    # not put aside; back before an inbox that is never swept; back when it is swept (1000);
+    # ready after the sweep started (it is worked as it arrives); not legacy: never capped
+    assert seen_at(0.0, 0.0, False, np.inf) == 0
+    assert seen_at(100.0, 50.0, True, np.inf) == 150
+    assert seen_at(100.0, 5000.0, True, 1000.0) == 1000
+    assert seen_at(5000.0, 10.0, True, 1000.0) == 5000
+    assert seen_at(100.0, 5000.0, False, 1000.0) == 5100
 
 
 def test_with_share_zero_nothing_is_drawn_and_every_result_is_seen_when_ready():

@@ -32,16 +32,17 @@ def watch_twin(o: OrderTimes, due_minutes: np.ndarray, u: UnitSwitches):
     return legacy, after_lock, (o.ready > due) & ~locked_at_due
 
 
-def fill_twin(o, r, legacy, chase, due_minutes, offset):
+def fill_twin(o, r, legacy, chase, due_minutes, offset, swept):
     inbox = np.where(legacy, LEGACY, NEW)
+    back = o.ready + r.aside  # put aside: seen later, a legacy one at the latest when swept
+    sweep = np.where(legacy, swept[o.unit], INF)
+    seen = np.where(back > sweep, np.maximum(o.ready, sweep), back)
     urgency = np.where(r.critical, CRITICAL, np.where(r.abnormal, URGENT, NORMAL))
     c = np.flatnonzero(chase)
     return {
         "unit": np.r_[o.unit, o.unit[c]],
         "inbox": np.r_[inbox, inbox[c]],
-        "ready": np.r_[
-            np.where(r.fate == OPEN, o.ready, INF), o.time[c] + due_minutes[o.category[c]]
-        ],
+        "ready": np.r_[np.where(r.fate == OPEN, seen, INF), o.time[c] + due_minutes[o.category[c]]],
         "signer": np.r_[offset[o.unit] + r.signer, offset[o.unit[c]] + r.signer[c]],
         "urgency": np.r_[urgency, np.full(len(c), URGENT)],
         "handling": np.r_[r.review, r.chase_time],
@@ -112,7 +113,12 @@ def test_fill_items_equals_its_numpy_twin(case, data):
         fate=np.array(
             data.draw(st.lists(st.sampled_from([OPEN, ORPHAN]), min_size=n, max_size=n)), np.int8
         ),
+        aside=np.array(
+            data.draw(st.lists(st.sampled_from([0.0, 50.0, 3000.0]), min_size=n, max_size=n)),
+            np.float32,
+        ),
     )
+    swept = np.array(data.draw(st.lists(minutes, min_size=3, max_size=3)))
     offset = np.array([0, 3, 6], np.int32)
     size = n + chases
     cols = ItemColumns(
@@ -126,8 +132,8 @@ def test_fill_items_equals_its_numpy_twin(case, data):
         np.empty(size, np.float32),
         np.empty(size, bool),
     )
-    fill_items(orders, results, watched, DUE, offset, cols)
-    twin = fill_twin(orders, results, watched.legacy, watched.chase, DUE, offset)
+    fill_items(orders, results, watched, DUE, offset, swept, cols)
+    twin = fill_twin(orders, results, watched.legacy, watched.chase, DUE, offset, swept)
     for name, expected in twin.items():
         np.testing.assert_array_equal(
             getattr(cols, name), expected.astype(getattr(cols, name).dtype), name

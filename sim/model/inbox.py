@@ -56,7 +56,7 @@ from sim.model.kernels.session import (
     SessionTimes,
     Signers,
 )
-from sim.model.kernels.sorting import argsort_nearly_sorted, has_finite_ties
+from sim.model.kernels.sorting import argsort_nearly_sorted
 from sim.model.ledger import ACTIVITIES, WORKLOAD
 
 CRITICAL, URGENT, NORMAL = 0, 1, 2
@@ -438,20 +438,16 @@ _KERNEL_ROWS = Rows(*(ACTIVITIES.index(a) for a in Rows._fields))
 
 
 def _ready_order(ready: np.ndarray, unready_injected: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Local order of a pool's items: by ready time, ties as ``np.argsort`` has always put them.
+    """Local order of a pool's items: by ready time, "oldest first"; items ready at the same
+    time keep their stored order (unit, then order time: results put aside in a legacy inbox
+    all come back when it is swept, oldest order first).
 
-    Ties matter: local order is "oldest first". Finite ready times practically never tie, and
-    the order of the items that never arrive by themselves (``inf``) matters only if some of
-    them are injected later (``unready_injected``). Unless either happens, the fast stable
-    sort gives the very same results; else numpy's quicksort keeps its order of ties.
-    Returns the order and the sorted ready times.
+    The order of the items that never arrive by themselves (``inf``) matters only if some of
+    them are injected later (``unready_injected``); then numpy's quicksort keeps the order of
+    ties it has always given. Returns the order and the sorted ready times.
     """
-    order = argsort_nearly_sorted(ready)
-    in_order = ready[order]
-    if unready_injected or has_finite_ties(in_order):
-        order = np.argsort(ready)
-        in_order = ready[order]
-    return order, in_order
+    order = np.argsort(ready) if unready_injected else argsort_nearly_sorted(ready)
+    return order, ready[order]
 
 
 def _absence_streaks(present: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numba
 import numpy as np
 
 
@@ -48,21 +49,12 @@ def put_aside_delays(
     return minutes_at(u[u < share] / share)
 
 
-def inbox_ready(
-    ready: np.ndarray,
-    delay: np.ndarray,
-    legacy: np.ndarray,
-    unit: np.ndarray,
-    swept: np.ndarray,
-) -> np.ndarray:
-    """When each result reaches its signer's attention: its lab ready time plus its delay
-    (0 unless put aside), but a legacy result no later than the minute its unit starts
-    emptying the legacy inbox (``swept`` per unit)."""
-    if not delay.any():
-        return ready
-    back = ready + delay  # float64, one new array: the rest touches the few put aside in legacy
-    aside = np.flatnonzero(legacy & (delay > 0))
-    sweep = swept[unit[aside]]
-    late = back[aside] > sweep
-    back[aside[late]] = np.maximum(ready[aside[late]], sweep[late])
+@numba.njit(cache=True)
+def seen_at(ready: float, delay: float, legacy: bool, swept: float) -> float:
+    """When a result reaches its signer's attention: its lab ready time plus its delay (0
+    unless put aside), but a legacy result no later than the minute its unit starts emptying
+    the legacy inbox (``swept``), or its ready time if that is later."""
+    back = ready + delay
+    if legacy and back > swept:
+        return max(ready, swept)
     return back

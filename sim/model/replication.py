@@ -44,7 +44,6 @@ from sim.model.inbox import (
 from sim.model.labs import result_times
 from sim.model.locks import close_legacy_inbox, leftover_fate, lock_fates
 from sim.model.orderentry import add_order_entry_learning
-from sim.model.overlooked import inbox_ready
 from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence, legacy_due_from
@@ -217,13 +216,10 @@ def _draw_items(
     results = OrderItems(
         orders.signer, orders.abnormal, orders.critical, inputs.review,
         chase_minutes(sc, tl, orders, inputs, watched.chase), inputs.lookup, inputs.lookup_u,
-        fate,
+        fate, inputs.overlooked,
     )  # fmt: skip
-    # A result put aside at first read reaches its signer's attention only after its delay.
     swept = legacy_due_from(tl, pol.lock.priority_days)  # the legacy inbox is emptied from then
-    seen = inbox_ready(ready, inputs.overlooked, watched.legacy, orders.unit, swept)
-    seen_times = OrderTimes(orders.unit, orders.time, seen, orders.category)
-    fill_items(seen_times, results, watched, due_minutes, signer_offset.astype(np.int32), cols)
+    fill_items(times, results, watched, due_minutes, signer_offset.astype(np.int32), swept, cols)
     items = Items(unit=cols.unit, inbox=cols.inbox, ready=cols.ready)
     attrs = ItemAttributes(
         cols.signer, cols.urgency, cols.handling, cols.lookup, cols.lookup_u, cols.is_chase

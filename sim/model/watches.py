@@ -21,6 +21,7 @@ import numpy as np
 
 from sim.extensions import OPEN as FATE_OPEN
 from sim.model.inbox import CRITICAL, LEGACY, NEW, NORMAL, URGENT
+from sim.model.overlooked import seen_at
 
 
 class OrderTimes(NamedTuple):
@@ -61,6 +62,7 @@ class OrderItems(NamedTuple):
     lookup: np.ndarray
     lookup_u: np.ndarray
     fate: np.ndarray  # the lock policy's verdict (OPEN: it reaches an inbox by itself)
+    aside: np.ndarray  # minutes the result is put aside at first read (sim.model.overlooked)
 
 
 class ItemColumns(NamedTuple):
@@ -106,10 +108,13 @@ def watch_kernel(orders, due_minutes, units, out):  # pragma: no cover - compile
 
 
 @numba.njit(cache=True)
-def fill_items(orders, results, watched, due_minutes, signer_offset, items):  # pragma: no cover
+def fill_items(  # pragma: no cover - compiled
+    orders, results, watched, due_minutes, signer_offset, swept, items
+):
     """Inbox items (``items``, :class:`ItemColumns`): one result per order (same index),
-    reaching no inbox by itself unless its fate is open, then a chase task per watch that
-    turns into one, due in the client its order was placed in, in order."""
+    reaching no inbox by itself unless its fate is open, and then when its signer sees it
+    (:func:`sim.model.overlooked.seen_at`, ``swept`` per unit); then a chase task per watch
+    that turns into one, due in the client its order was placed in, in order."""
     n_res = len(orders.time)
     k = n_res
     for j in range(n_res):
@@ -118,7 +123,11 @@ def fill_items(orders, results, watched, due_minutes, signer_offset, items):  # 
         pool_signer = signer_offset[i] + results.signer[j]
         items.unit[j] = i
         items.inbox[j] = inbox
-        items.ready[j] = orders.ready[j] if results.fate[j] == FATE_OPEN else np.inf
+        items.ready[j] = (
+            seen_at(orders.ready[j], results.aside[j], watched.legacy[j], swept[i])
+            if results.fate[j] == FATE_OPEN
+            else np.inf
+        )
         items.signer[j] = pool_signer
         if results.critical[j]:
             items.urgency[j] = CRITICAL

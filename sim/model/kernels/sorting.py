@@ -31,12 +31,6 @@ def argsort_nearly_sorted(values: np.ndarray) -> np.ndarray:
     return stable_argsort(np.ascontiguousarray(values, dtype=np.float64))
 
 
-def has_finite_ties(sorted_values: np.ndarray) -> bool:
-    """Whether two neighbours of sorted ``sorted_values`` are equal and finite."""
-    tie = sorted_values[1:] == sorted_values[:-1]
-    return bool((tie & np.isfinite(sorted_values[1:])).any())
-
-
 @numba.njit(cache=True)
 def stable_argsort(values):  # pragma: no cover - compiled
     """:func:`argsort_nearly_sorted` of a contiguous float64 array, callable from kernels."""
