@@ -131,14 +131,13 @@ class SignerPool:
         attrs: ItemAttributes,
         item_ids: np.ndarray,
         unit_state,
-        unready_injected: bool = True,
     ):
         self.cfg = cfg
         # callable(t) -> per unit (home, learn, lookup, train); the model's also has
         # .at(times, units), with which a run takes the state of all its sessions at once
         self.unit_state = unit_state
         self.n = n = len(cfg.signer_unit)
-        order, self.ready = _ready_order(items.ready[item_ids], unready_injected)
+        order, self.ready = _ready_order(items.ready[item_ids])
         self.gid = gid = item_ids[order].astype(np.int32, copy=False)
         self.sign_times = items.done
         m = len(gid)
@@ -437,16 +436,14 @@ _WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])
 _KERNEL_ROWS = Rows(*(ACTIVITIES.index(a) for a in Rows._fields))
 
 
-def _ready_order(ready: np.ndarray, unready_injected: bool) -> tuple[np.ndarray, np.ndarray]:
+def _ready_order(ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local order of a pool's items: by ready time, "oldest first"; items ready at the same
     time keep their stored order (unit, then order time: results put aside in a legacy inbox
-    all come back when it is swept, oldest order first).
-
-    The order of the items that never arrive by themselves (``inf``) matters only if some of
-    them are injected later (``unready_injected``); then numpy's quicksort keeps the order of
-    ties it has always given. Returns the order and the sorted ready times.
-    """
-    order = np.argsort(ready) if unready_injected else argsort_nearly_sorted(ready)
+    all come back when it is swept, oldest order first; results rerouted later wait at
+    ``inf`` in that order too). The same order under every lock policy, so that policies
+    which agree up to a deadline give the same run up to it. Returns the order and the sorted
+    ready times."""
+    order = argsort_nearly_sorted(ready)
     return order, ready[order]
 
 

@@ -130,8 +130,6 @@ def build(
     )
     support = allocate(sc, cal, tl)
     state = UnitState(sc, tl, cal, support)
-    # Only results rerouted at their arrival reach an inbox after being unready (ready inf).
-    unready_injected = bool((fate == FATE_REROUTE).any())
     pools = {}
     groups = list(dict.fromkeys(u.group for u in tl.units))
     site_of_unit = np.array([groups.index(u.group) for u in tl.units])
@@ -158,9 +156,7 @@ def build(
             cover_after_days=_cover_after(sc, kind_id),
             signer_site=site_of_unit[signer_unit],
         )
-        pools[kind_id] = SignerPool(
-            cfg, items, attrs, _items_of_units(bounds, members), state, unready_injected
-        )
+        pools[kind_id] = SignerPool(cfg, items, attrs, _items_of_units(bounds, members), state)
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
         sc, replication, seed, cal, tl, orders, ready, legacy, items, len(orders), orphan_time,
