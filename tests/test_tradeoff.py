@@ -43,7 +43,7 @@ def test_with_ample_support_a_shorter_window_gives_fewer_late_abnormal_results()
     strict=True,
     reason="not produced: even with no go-live support (and the learning multipliers and time "
     "constant at the top of their ranges) the 7-day window gives fewer late abnormal results "
-    "than the 28-day one in tiny (mean difference about -12, -36); the second inbox's cost "
+    "than the 28-day one in tiny (mean difference -12, 95% CI -22 to -2); the second inbox's cost "
     "during a long window outweighs the overlap of the learning curves (issue 14, report)",
 )
 def test_with_tight_support_a_7_day_window_gives_more_late_abnormal_results():
