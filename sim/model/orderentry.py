@@ -6,7 +6,7 @@ twice as long in the first week (``shared/evidence.md`` section 4). So this step
 lab order placed in Millennium cost its order-entry time (input role ``order_entry_time``,
 the mean of its distribution, per site kind) times the excess of the multiplier,
 ``(ros_initial_multiplier - 1) x exp(-s / tau)``, where ``s`` is the time on the unit's
-learning clock since its ROS switch (:meth:`sim.model.staff.UnitState.ordering_excess`). The
+learning clock since its ROS switch (:func:`sim.model.staff.orders_in_millennium`). The
 order entry itself is paid in either system and is not counted; only the learning excess is.
 
 The minutes are scheduled workload of the day the order is placed, in the ``order_entry``
@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.model.demand import Orders, mean_minutes, role_spec
 from sim.model.ledger import WORKLOAD
-from sim.model.staff import UnitState
+from sim.model.staff import UnitState, orders_in_millennium
 from sim.model.workload import add_per_order
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
@@ -34,16 +34,9 @@ def ordering_excess_minutes(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Per order placed in Millennium inside the horizon: its index and its learning excess in
     minutes (orders with no excess left out)."""
-    # before its ROS switch a unit has no excess: leave those orders out early (a third of a
-    # region's millions)
-    after = o.time >= tl.ros_switch[o.unit]
-    idx = np.flatnonzero(after & (o.time >= 0) & (o.time < cal.horizon_minutes) & ~legacy)
-    units, times = o.unit[idx], o.time[idx]
-    excess = state.ordering_excess(times, units)
     base = np.array([mean_minutes(role_spec(sc, u.kind, "order_entry_time")) for u in tl.units])
-    minutes = base[units] * excess
-    keep = minutes > 0
-    return idx[keep], minutes[keep]
+    window = (0.0, cal.horizon_minutes)
+    return orders_in_millennium(o.time, o.unit, legacy, window, state.ordering_curve(base))
 
 
 def add_order_entry_learning(

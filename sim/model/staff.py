@@ -10,7 +10,7 @@
   kind if given). Ordering labs in Millennium is new even for a unit that has documented in it
   for weeks: from its lab-ordering (ROS) switch, each order's entry time carries an excess
   that starts at ``ros_initial_multiplier - 1`` and decays with the same time constant
-  (:meth:`UnitState.ordering_excess`, paid per order by :mod:`sim.model.orderentry`).
+  (:func:`orders_in_millennium`, paid per order by :mod:`sim.model.orderentry`).
 * **Go-live support**: both curves (and the lookups) run on a unit's own clock, which runs
   faster on the days it gets help from the area's support pool (:mod:`sim.model.support`):
   ``1 / (1 - super_user_speedup x supporters received per 10 signers)`` times real time (at
@@ -31,6 +31,9 @@ them for all their session starts at once.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numba
 import numpy as np
 
 from sim.model.inbox import HOME_LEGACY, HOME_NEW, HOME_NEW_LEGACY_DUE
@@ -119,13 +122,72 @@ class UnitState:
         """Per order (``t[i]`` at ``units[i]``): the excess of the order-entry multiplier over
         1, ``(ros_initial - 1) exp(-s / tau)`` with ``s`` the unit's learning-clock time since
         its ROS switch; 0 where the unit does not order labs in Millennium at ``t``."""
-        excess = np.zeros(len(t))
-        on = self._tl.client_new(units, t)
-        t_on, u_on = t[on], units[on]
-        at_ros = self._clock.at(self._tl.ros_switch[None, :], self._all)[0]  # per unit
-        since = self._clock.at(t_on[None, :], u_on)[0] - at_ros[u_on]
-        excess[on] = (self._ros_initial - 1.0) * np.exp(-since / self._tau[u_on])
-        return excess
+        t = np.asarray(t, dtype=float)
+        ones = np.ones(len(self._tl.units))
+        idx, excess = orders_in_millennium(
+            t, units, np.zeros(len(t), bool), (-np.inf, np.inf), self.ordering_curve(ones)
+        )
+        out = np.zeros(len(t))
+        out[idx] = excess
+        return out
+
+    def ordering_curve(self, per_unit: np.ndarray) -> OrderingCurve:
+        """What :func:`orders_in_millennium` needs to price an order's learning excess, in
+        units of ``per_unit`` (per unit: the minutes of one order's entry, say)."""
+        tl = self._tl
+        at_switch = self._clock.at(tl.ros_switch[None, :], self._all)[0]
+        return OrderingCurve(
+            tl.ros_switch, tl.rb_start, tl.rb_end, self._clock.arrays, at_switch,
+            self._tau, self._ros_initial - 1.0, np.asarray(per_unit, dtype=float),
+        )  # fmt: skip
+
+
+class ClockArrays(NamedTuple):
+    """A :class:`UnitClock` as arrays, for compiled code: day starts, each unit's reading at
+    them and its rate through each day."""
+
+    starts: np.ndarray
+    at_start: np.ndarray
+    rate: np.ndarray
+
+
+class OrderingCurve(NamedTuple):
+    """Per unit, when it orders labs in Millennium and how its order-entry excess decays."""
+
+    ros_switch: np.ndarray  # orders in Millennium from then on ...
+    rb_start: np.ndarray  # ... except in a rollback interval
+    rb_end: np.ndarray
+    clock: ClockArrays
+    at_switch: np.ndarray  # learning-clock reading at the ROS switch
+    tau: np.ndarray  # time constant, minutes
+    excess0: float  # ros_initial_multiplier - 1
+    per_unit: np.ndarray  # what one unit of excess is worth
+
+
+@numba.njit(cache=True)
+def orders_in_millennium(t, units, skip, window, curve):  # pragma: no cover - compiled
+    """The orders (``t[i]`` at ``units[i]``, not ``skip``-ped, ``window[0] <= t < window[1]``)
+    placed while the unit orders labs in Millennium (as :meth:`Timeline.client_new`), and the
+    learning excess of each, ``per_unit x excess0 x exp(-s / tau)`` with ``s`` the unit's
+    clock since its ROS switch; those worth 0 are left out. One pass over millions of orders,
+    without the temporaries of the numpy expression (each a fresh page-faulted array)."""
+    idx = np.empty(len(t), dtype=np.int64)
+    out = np.empty(len(t))
+    k = 0
+    for i in range(len(t)):
+        u = units[i]
+        x = t[i]
+        if skip[i] or not (window[0] <= x < window[1]) or x < curve.ros_switch[u]:
+            continue
+        if curve.rb_start[u] <= x < curve.rb_end[u]:
+            continue
+        since = clock_reading(x, u, curve.clock) - curve.at_switch[u]
+        value = curve.per_unit[u] * (curve.excess0 * np.exp(-since / curve.tau[u]))
+        if value > 0:
+            idx[k] = i
+            out[k] = value
+            k += 1
+    return idx[:k], out[:k]
 
 
 def support_rate(speedup: float, support: Support) -> np.ndarray:
@@ -149,13 +211,34 @@ class UnitClock:
             [np.zeros((len(rate), 1)), np.cumsum(rate * lengths, axis=1)[:, :-1]], axis=1
         )
 
+    @property
+    def arrays(self) -> ClockArrays:
+        return ClockArrays(self._starts, self._at_start, self._rate)
+
     def at(self, t: np.ndarray, units: np.ndarray) -> np.ndarray:
         """Clock readings of ``units`` (columns) at times ``t`` (rows, or per column);
         ``inf`` stays ``inf`` (a switch that never comes)."""
-        t = np.broadcast_to(t, np.broadcast_shapes(np.shape(t), (1, len(units))))
-        finite = np.isfinite(t)
-        day = np.clip(np.searchsorted(self._starts, np.where(finite, t, 0.0), side="right") - 1,
-                      0, len(self._starts) - 1)  # fmt: skip
-        cols = np.broadcast_to(units, t.shape)
-        reading = self._at_start[cols, day] + self._rate[cols, day] * (t - self._starts[day])
-        return np.where(finite, reading, t)
+        shape = np.broadcast_shapes(np.shape(t), (1, len(units)))
+        times = np.broadcast_to(np.asarray(t, dtype=float), shape).ravel()
+        cols = np.broadcast_to(units, shape).ravel()
+        return _readings(times, cols, self.arrays).reshape(shape)
+
+
+@numba.njit(cache=True)
+def clock_reading(t, unit, clock):  # pragma: no cover - compiled
+    """The reading of ``unit``'s clock at ``t``: its reading at the start of the day of ``t``
+    (the first day before the horizon, the last after it) plus the day's rate times the
+    minutes since; a non-finite ``t`` is returned as it is."""
+    if not np.isfinite(t):
+        return t
+    starts = clock.starts
+    day = min(max(np.searchsorted(starts, t, side="right") - 1, 0), len(starts) - 1)
+    return clock.at_start[unit, day] + clock.rate[unit, day] * (t - starts[day])
+
+
+@numba.njit(cache=True)
+def _readings(t, units, clock):  # pragma: no cover - compiled
+    out = np.empty(len(t))
+    for i in range(len(t)):
+        out[i] = clock_reading(t[i], units[i], clock)
+    return out
