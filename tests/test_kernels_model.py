@@ -1,4 +1,5 @@
-"""The compiled kernels of demand (sim/model/demand.py) and labs (sim/model/labs.py) against
+"""The compiled kernels of demand (sim/model/demand.py), labs (sim/model/labs.py) and switches
+(sim/model/kernels/switches.py) against
 plain-numpy twins, on random inputs drawn by hypothesis.
 
 Each twin states the kernel's result as numpy expressions over whole arrays (``searchsorted``
@@ -250,3 +251,25 @@ def test_arrival_order_matches_its_twin(seed, n_units, n_days, overlap):
     if in_order:
         np.testing.assert_array_equal(idx, twin_idx)
         np.testing.assert_array_equal(arrivals, twin_arrivals)
+
+
+# ----------------------------------------------------------------------------- switches
+@FAST
+@given(seeds, st.integers(1, 6), st.integers(0, 200))
+def test_in_new_system_answers_as_the_timeline_does(seed, n_units, n):
+    """The compiled predicate against ``Timeline.home_new`` and ``client_new``, with switches
+    that never come (inf), rollbacks and times on the switch and rollback bounds."""
+    from sim.model.kernels.switches import in_new_system
+    from sim.schedule.timeline import Timeline
+
+    rng = np.random.default_rng(seed)
+    go = np.where(rng.random(n_units) < 0.2, np.inf, rng.integers(0, 100, n_units) * 10.0)
+    ros = go + rng.integers(0, 5, n_units) * 10.0
+    rb_start = np.where(rng.random(n_units) < 0.5, np.inf, go + 10.0)
+    rb_end = rb_start + rng.integers(0, 4, n_units) * 10.0
+    tl = Timeline([], go, ros, go, go, rb_start, rb_end, [], np.empty(0), np.zeros(n_units, int))
+    units = rng.integers(0, n_units, n)
+    t = rng.integers(-2, 120, n) * 10.0  # on the 10-minute grid of every bound
+    for switch, answer in ((go, tl.home_new), (ros, tl.client_new)):
+        got = [in_new_system(x, u, switch, rb_start, rb_end) for x, u in zip(t, units, strict=True)]
+        np.testing.assert_array_equal(np.array(got, dtype=bool), answer(units, t))

@@ -37,6 +37,7 @@ import numba
 import numpy as np
 
 from sim.model.inbox import HOME_LEGACY, HOME_NEW, HOME_NEW_LEGACY_DUE
+from sim.model.kernels.switches import in_new_system
 from sim.model.support import Support
 from sim.sampling.calendar import Calendar
 from sim.scenario.loading import LoadedScenario
@@ -177,9 +178,9 @@ def orders_in_millennium(t, units, skip, window, curve):  # pragma: no cover - c
     for i in range(len(t)):
         u = units[i]
         x = t[i]
-        if skip[i] or not (window[0] <= x < window[1]) or x < curve.ros_switch[u]:
+        if skip[i] or not (window[0] <= x < window[1]):
             continue
-        if curve.rb_start[u] <= x < curve.rb_end[u]:
+        if not in_new_system(x, u, curve.ros_switch, curve.rb_start, curve.rb_end):
             continue
         since = clock_reading(x, u, curve.clock) - curve.at_switch[u]
         value = curve.per_unit[u] * (curve.excess0 * np.exp(-since / curve.tau[u]))
