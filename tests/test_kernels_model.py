@@ -1,6 +1,5 @@
 """The compiled kernels of demand (sim/model/demand.py), labs (sim/model/labs.py) and switches
-(sim/model/kernels/switches.py) against
-plain-numpy twins, on random inputs drawn by hypothesis.
+(sim/model/kernels/switches.py) against plain-numpy twins, on random inputs drawn by hypothesis.
 
 Each twin states the kernel's result as numpy expressions over whole arrays (``searchsorted``
 for a category, ``np.interp`` and ``np.maximum.accumulate`` for the lab queue, a stable
