@@ -37,9 +37,11 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 # ------------------------------------------------------------------------------ the twins
-def session_tables_twin(new_workers, worker, unit_home, unit_of, home, classes, urgent_max, t):
+def session_tables_twin(
+    new_workers, worker, unit_home, unit_of, checks, home, classes, urgent_max, t
+):
     """Per code, in numpy: the worker's sort key, second-inbox flag and overtime urgency."""
-    h = unit_home[unit_of]
+    h = unit_home[unit_of] + classes.homes * checks.astype(np.int8)
     changed = new_workers or bool((home != h).any())
     home[:] = h
     if not changed:
@@ -243,7 +245,10 @@ def pools(draw) -> Pool:
         head_group=_HEAD_GROUP,
     )
     signer_home = np.zeros(n, dtype=np.int8)
-    session_tables_twin(True, worker, home, unit_of, signer_home, _CLASS_TABLE, URGENT, tables)
+    checks = rng.random(n) < 0.3  # checks the second inbox this session
+    session_tables_twin(
+        True, worker, home, unit_of, checks, signer_home, _CLASS_TABLE, URGENT, tables
+    )
     signers = Signers(
         unit_of=unit_of,
         unit_learn=rng.choice([0.0, 0.5, 1.0, 1.5], n_units),
@@ -335,11 +340,12 @@ def test_session_tables_match_their_twin(pool, new_workers):
     unit_home = rng.integers(0, 3, len(pool.home)).astype(np.int8)  # some homes change, or none
     unit_home = unit_home if rng.random() < 0.7 else pool.home
     signer_home = pool.home[pool.signers.unit_of].copy()
-    args = (new_workers, pool.worker, unit_home, pool.signers.unit_of, signer_home)
+    checks = rng.random(n) < rng.choice([0.0, 0.5, 1.0])
+    args = (new_workers, pool.worker, unit_home, pool.signers.unit_of, checks)
     kernel_tables, twin_tables = copy(pool.tables), copy(pool.tables)
     kernel_home, twin_home = signer_home.copy(), signer_home.copy()
-    k.session_tables(*args[:4], kernel_home, _CLASS_TABLE, URGENT, kernel_tables)
-    session_tables_twin(*args[:4], twin_home, _CLASS_TABLE, URGENT, twin_tables)
+    k.session_tables(*args, kernel_home, _CLASS_TABLE, URGENT, kernel_tables)
+    session_tables_twin(*args, twin_home, _CLASS_TABLE, URGENT, twin_tables)
     assert_same((kernel_home, kernel_tables), (twin_home, twin_tables))
 
 

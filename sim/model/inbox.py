@@ -9,9 +9,11 @@ opened, in this order:
 ====  ============================================================
 0     critical results, whichever inbox holds them
 1     abnormal results and chase tasks in the home inbox
+2     abnormal results and chase tasks in the second inbox, in sessions in which the signer
+      checks it (:mod:`sim.model.triage`)
  -    other inbox messages (a per-day quota of minutes, fluid)
 3     normal results in the home inbox
-4     abnormal results and chase tasks in the *second* inbox
+4     abnormal results and chase tasks in the *second* inbox, when not checked
 5     normal results in the second inbox
 ====  ============================================================
 
@@ -109,6 +111,9 @@ class PoolConfig:
     # site group of each signer: where nobody of a unit is present, a colleague of another
     # unit of the same site covers (None: no cover beyond the unit)
     signer_site: np.ndarray | None = None
+    # per session (rows of ``sessions``) and signer: checks the second inbox for abnormal
+    # results before the messages (sim.model.triage); None: nobody ever does
+    second_checks: np.ndarray | None = None
 
 
 class SignerPool:
@@ -205,7 +210,8 @@ class SignerPool:
             nobody=nobody,
             head_group=_HEAD_GROUP,
         )
-        self._home = np.zeros(n, dtype=np.int8)  # each signer's home (HOME_*) in those
+        self._home = np.zeros(n, dtype=np.int8)  # each signer's block (home, check) in those
+        self._no_checks = np.zeros(n, dtype=bool)
         self._week = -1
         su = cfg.signer_unit  # a unit's signers are consecutive: where its run starts, how long
         self._seg_start = np.maximum.accumulate(
@@ -254,13 +260,21 @@ class SignerPool:
 
     # ------------------------------------------------------------------ the session
     def session(
-        self, t: float, end: float, day: int, week: int, state: Sequence[np.ndarray] | None = None
+        self,
+        t: float,
+        end: float,
+        day: int,
+        week: int,
+        state: Sequence[np.ndarray] | None = None,
+        checks: np.ndarray | None = None,
     ) -> None:
         """Work the session that opens at ``t`` and nominally ends at ``end``.
 
         ``state`` is that of the pool's ``units`` at ``t`` (home in Millennium, learning
         factor, lookup share, training factor), when the caller has it for all sessions at
-        once; else it comes from ``unit_state``.
+        once; else it comes from ``unit_state``. ``checks``: per signer, whether it checks the
+        second inbox for abnormal results before the messages this session
+        (:mod:`sim.model.triage`; ``None``: nobody does).
         """
         cfg = self.cfg
         if week != self._week:
@@ -279,6 +293,7 @@ class SignerPool:
             self.worker,
             home,
             self._unit_of,
+            self._no_checks if checks is None else checks,
             self._home,
             _CLASS_TABLE,
             URGENT,
@@ -419,18 +434,24 @@ def _item_class(urgency: np.ndarray, inbox: np.ndarray) -> np.ndarray:
 # The home of a signer's unit, as :class:`sim.model.staff.UnitState` gives it: the legacy
 # record, Millennium, or Millennium with the legacy inbox's deadline near (worked alike).
 HOME_LEGACY, HOME_NEW, HOME_NEW_LEGACY_DUE = 0, 1, 2
+_N_HOMES = 3
 # Priority group (table above) and "in the second inbox" of each item class (2 * urgency +
-# inbox), once for each home, a block of _N_CLASSES per home.
+# inbox), once for each home and whether the worker checks the second inbox this session
+# (sim.model.triage): a block of _N_CLASSES per (check, home), block check * _N_HOMES + home.
 _N_CLASSES = 6
-_CLASSES = np.arange(3 * _N_CLASSES)
-_HOME = _CLASSES // _N_CLASSES
+_CLASSES = np.arange(2 * _N_HOMES * _N_CLASSES)
+_HOME = _CLASSES // _N_CLASSES % _N_HOMES
+_CHECKS = _CLASSES // (_N_CLASSES * _N_HOMES) == 1
 _SECOND = np.minimum(_HOME, HOME_NEW) != _CLASSES % 2
 _URGENCY = _CLASSES % _N_CLASSES // 2
-_LAST = _SECOND & (_HOME != HOME_NEW_LEGACY_DUE)  # the second inbox comes last
-_GROUP = np.where(_URGENCY == CRITICAL, 0, np.where(_URGENCY == URGENT, 1, 3) + 3 * _LAST)
-_HEAD_GROUP = 1  # groups up to this one are worked before the messages
+_LAST = _SECOND & (_HOME != HOME_NEW_LEGACY_DUE)  # the second inbox comes last ...
+_CHECKED = _LAST & _CHECKS & (_URGENCY == URGENT)  # ... but its abnormal results when checked
+_GROUP = np.where(
+    _URGENCY == CRITICAL, 0, np.where(_CHECKED, 2, np.where(_URGENCY == URGENT, 1, 3) + 3 * _LAST)
+)
+_HEAD_GROUP = 2  # groups up to this one are worked before the messages
 _NO_ITEMS = np.empty(0, dtype=np.int64)
-_CLASS_TABLE = ClassTable(_GROUP, _SECOND, _URGENCY, _N_CLASSES)
+_CLASS_TABLE = ClassTable(_GROUP, _SECOND, _URGENCY, _N_CLASSES, _N_HOMES)
 # Rows of a day's staff-minute cells that the session kernels book into.
 _WORKLOAD_ROWS = np.array([ACTIVITIES.index(a) for a in WORKLOAD])
 _KERNEL_ROWS = Rows(*(ACTIVITIES.index(a) for a in Rows._fields))

@@ -48,6 +48,7 @@ from sim.model.reroute import RerouteQueue
 from sim.model.safety import safety_actions
 from sim.model.staff import UnitState, absence, legacy_due_from
 from sim.model.support import Support, allocate
+from sim.model.triage import second_inbox_checks
 from sim.model.units import vary_units
 from sim.model.watches import ItemColumns, OrderItems, OrderTimes, UnitSwitches, fill_items, watch
 from sim.model.workload import (
@@ -143,19 +144,24 @@ def build(
                 for m in members
             ]
         )
+        sessions = cal.session_windows(
+            [(x.at, x.minutes) for x in kind.sessions], kind.session_days
+        )
         cfg = PoolConfig(
             signer_unit=signer_unit,
             presence=absence(s.staffing.absence_share, s.staffing.absence_spell_days, uniforms),
-            sessions=cal.session_windows(
-                [(x.at, x.minutes) for x in kind.sessions], kind.session_days
-            ),
+            sessions=sessions,
             switch_cost=mean_minutes(role_spec(sc, kind_id, "switch_cost")),
             overtime_cap=pol.overtime_cap_hours_per_week * 60.0,
             workload_share=pol.max_workload_share,
             refresh=kind.refresh,
             cover_after_days=_cover_after(sc, kind_id),
             signer_site=site_of_unit[signer_unit],
-        )
+            second_checks=second_inbox_checks(
+                float(s.staffing.second_inbox_check_share), streams,
+                [tl.units[m] for m in members], len(sessions),
+            ),
+        )  # fmt: skip
         pools[kind_id] = SignerPool(cfg, items, attrs, _items_of_units(bounds, members), state)
     orphan_time = np.where(fate == FATE_ORPHAN, ready, np.nan)  # past the pools' memory peak
     return Replication(
@@ -252,14 +258,15 @@ def simulate(rep: Replication) -> Replication:
         msgs = np.full(pool.n, s.site_kinds[kind_id].message_minutes_per_day)
         daily = signer_workload(workload, pool.cfg.signer_unit, days[new_day])
         states = zip(*pool.unit_state.at(sessions[:, 0], pool.units), strict=True)
-        for start, end, day, week, first, state in zip(
+        checks = pool.cfg.second_checks
+        for k, (start, end, day, week, first, state) in enumerate(zip(
             *sessions.T.tolist(), days.tolist(), _iso_weeks(cal, days).tolist(), new_day.tolist(),
             states, strict=True,
-        ):  # fmt: skip
+        )):  # fmt: skip
             yield env.timeout(start - env.now)
             if first:
                 pool.add_daily(msgs, next(daily))
-            pool.session(start, end, day, week, state)
+            pool.session(start, end, day, week, state, None if checks is None else checks[k])
 
     queue = RerouteQueue(pol, it, pool_of_kind)
     leftovers = leftover_fate(pol)

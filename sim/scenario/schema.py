@@ -201,7 +201,7 @@ class SiteKind(Strict):
     )
     holiday_factor: NonNeg = Field(0.0, description="volume on a public holiday, relative")
     order_hours: tuple[int, int] = Field((8, 17), description="orders are placed in [from, to)")
-    message_minutes_per_day: NonNeg = Field(
+    message_minutes_per_day: sourced(NonNeg, "min") = Field(
         0.0, description="other inbox work per signer and session day (messages, referrals)"
     )
     refresh: bool = Field(
@@ -342,6 +342,12 @@ class Staffing(Strict):
         0.0,
         description="share of results read and put aside at first, taken up again only after "
         "the overlooked_delay input (sim.model.overlooked); 0: every result is acted on when read",
+    )
+    second_inbox_check_share: sourced(Share, "share") = Field(
+        0.0,
+        description="share of sessions in which a signer opens the second inbox right after "
+        "the home inbox's abnormal results, before the messages, and works its abnormal results "
+        "(sim.model.triage); 0: the second inbox only when time is left",
     )
     absence_spell_days: Positive = Field(5.0, description="mean length of an absence spell")
     cover_after_days: Annotated[int, Field(ge=0)] | None = Field(

@@ -115,13 +115,15 @@ class ItemColumns(NamedTuple):
 
 class ClassTable(NamedTuple):
     """Per item class (``2 * urgency + inbox``, in a block of ``per_home`` classes for each
-    home a worker may have, ``HOME_*`` of :mod:`sim.model.inbox`): priority group, in the
-    second inbox, urgency."""
+    home a worker may have, ``HOME_*`` of :mod:`sim.model.inbox`, and then as many again for
+    a worker who checks the second inbox this session): priority group, in the second inbox,
+    urgency."""
 
     group: np.ndarray
     second: np.ndarray
     urgency: np.ndarray
     per_home: int
+    homes: int  # blocks per check: block ``homes * checks + home``
 
 
 @numba.njit(cache=True)
@@ -365,18 +367,20 @@ def finish_session(
 
 @numba.njit(cache=True)
 def session_tables(
-    new_workers, worker, unit_home, unit_of, home, classes, urgent_max, tables
+    new_workers, worker, unit_home, unit_of, checks, home, classes, urgent_max, tables
 ):  # pragma: no cover - compiled
     """Fill the per-code ``tables`` (code = signer * classes + class) of a session in place:
     sort key ``KEYS_PER_WORKER * worker + group`` (``nobody`` without a worker), in the
     worker's second inbox, urgent enough for overtime. A class is looked up in the block of
-    the worker's home (that of signer 0 stands in when nobody works the inbox).
+    the worker's home and whether it ``checks`` the second inbox this session (that of
+    signer 0 stands in when nobody works the inbox).
 
-    The tables depend only on the workers and on each signer's ``home`` (kept here, from the
-    units' ``unit_home``), so they are left as they are unless either has changed."""
+    The tables depend only on the workers and on each signer's block (kept in ``home``, from
+    the units' ``unit_home`` and the signer's check), so they are left as they are unless
+    either has changed."""
     changed = new_workers
     for s in range(len(worker)):
-        h = unit_home[unit_of[s]]
+        h = unit_home[unit_of[s]] + classes.homes * checks[s]
         if home[s] != h:
             home[s] = h
             changed = True
