@@ -219,8 +219,22 @@ def test_apply_sets_distribution_parameters_and_fields():
     assert out.digest() != sc.digest()
 
 
+def test_a_design_point_moves_the_numbers_that_name_a_distribution():
+    """A scenario number given as a distribution's name (staffing.overlooked_share names
+    result_overlooked_share) follows that distribution at every design point, and such
+    distributions are among the default inputs."""
+    from sim.decide.sensitivity import apply, default_inputs, parse_input
+
+    sc = sim.load_scenario(TINY)
+    assert "result_overlooked_share.value" in [i.name for i in default_inputs(sc)]
+    point = apply(sc, [parse_input(sc, "result_overlooked_share.value")], [0.2])
+    assert point.model.staffing.overlooked_share == 0.2
+    assert sc.model.staffing.overlooked_share == 0.1  # the scenario itself is left as it was
+
+
 def test_morris_on_tiny_ranks_the_dummy_last_with_common_random_numbers(tmp_path):
-    res = _cli("sensitivity", TINY, "-i", "result_review_time.p90,turnaround_routine_chemistry.p90",
+    res = _cli("sensitivity", TINY, "-i", "result_overlooked_share.value",
+               "-i", "turnaround_routine_chemistry.p90",
                "-i", "staffing.extra_signers.health_centre=0..2", "--dummy", "-n", "4",
                "--seed", "5", "-w", "1", "--out", tmp_path, "--json")  # fmt: skip
     assert res.exit_code == 0, res.output

@@ -38,6 +38,7 @@ from SALib.sample import sobol as sobol_sample
 from sim.decide.points import Point, check_field, create, run_points
 from sim.decide.target import DecideError, check_kpi, default_kpi
 from sim.experiment.runfolder import RunFolder, write_json
+from sim.scenario.drawn import with_library
 from sim.scenario.loading import LoadedScenario, with_changes
 from sim.scenario.yamlio import resolve_dotted
 
@@ -70,6 +71,7 @@ def used_distributions(sc: LoadedScenario) -> list[str]:
         names += kind.inputs.values()
     names += [c.turnaround for c in s.test_categories]
     names += [site.orders_per_day for site in s.sites if isinstance(site.orders_per_day, str)]
+    names += sc.sources.values()  # numbers given as a distribution's name
     return list(dict.fromkeys(n for n in names if n in sc.library))
 
 
@@ -153,7 +155,7 @@ def apply(sc: LoadedScenario, inputs: Sequence[Input], row: Sequence[float]) -> 
         library = dict(out.library)
         for name, values in params.items():
             library[name] = library[name].with_params(values)
-        out = dataclasses.replace(out, library=library)
+        out = with_library(out, library)  # numbers named after a distribution follow it
     return out
 
 
