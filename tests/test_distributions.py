@@ -409,6 +409,8 @@ def test_every_library_distribution_is_used_by_a_scenario():
         sc = load_scenario(path)
         used |= _used_names(sc)
         library |= set(sc.library)
+        for variant in sc.model.variants:  # a declared variant may name one the base does not
+            used |= _used_names(load_scenario(path, variant))
     assert sorted(library - used) == [], "use them in a mechanism or move them to reference/"
 
 
